@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine:
+#   make serve   - create/refresh .venv and start the server on the embedded default models
+#   make test    - create/refresh .venv, install test audio, run the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 0.0.0.0
+PORT   ?= 50051
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+STAMP  := $(VENV)/.stamp
+
+.PHONY: venv serve test protos test-audio bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+serve: $(STAMP)
+	$(VENV)/bin/voice serve --host $(HOST) --port $(PORT)
+
+test-audio:
+	$(PYTHON) tools/install_test_audio.py
+
+test: $(STAMP) test-audio
+	$(PY) -m pytest -q tests
+
+protos: $(STAMP)
+	$(PY) tools/gen_protos.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
