@@ -1,0 +1,1 @@
+"""Programs that talk to the voice server over gRPC (``voice-client``)."""

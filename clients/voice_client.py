@@ -1,0 +1,184 @@
+"""``voice-client``: talk to a voice server over gRPC.
+
+    voice-client transcribe FILE --server HOST:PORT [--language xx] [--realtime] [--json]
+    voice-client say TEXT --server HOST:PORT [--voice NAME] -o out.wav
+    voice-client voices --server HOST:PORT [--json]
+
+``transcribe`` streams a WAV file (any rate; 8 kHz mu-law / A-law telephone audio is sent
+as is) over StreamingRecognize in chunks of ``--chunk-ms`` (20-100 ms), optionally at
+real-time pace, and prints interim and final results. ``--json`` prints one JSON object per
+response (fields as in the proto; with ``--realtime`` finals also carry
+``client_latency_s``: time from the end of speech being sent to the final arriving).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+
+from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
+
+from .wavio import read_raw, write_wav
+
+ENCODINGS = {"LINEAR16": audio_pb2.LINEAR16, "MULAW": audio_pb2.MULAW, "ALAW": audio_pb2.ALAW}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voice-client", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("transcribe", help="stream a WAV file to the server")
+    t.add_argument("file")
+    t.add_argument("--server", default="localhost:50051")
+    t.add_argument("--language", default="")
+    t.add_argument("--model", default="")
+    t.add_argument("--realtime", action="store_true", help="send at real-time pace")
+    t.add_argument("--chunk-ms", type=int, default=100, help="audio per message, 20-100 ms")
+    t.add_argument("--no-interim", action="store_true", help="ask for final results only")
+    t.add_argument("--words", action="store_true", help="ask for word time offsets")
+    t.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("say", help="synthesize TEXT on the server into a WAV file")
+    s.add_argument("text")
+    s.add_argument("--server", default="localhost:50051")
+    s.add_argument("--voice", default="")
+    s.add_argument("--language", default="")
+    s.add_argument("--encoding", default="linear16", choices=["linear16", "mulaw", "alaw"])
+    s.add_argument("--rate", type=int, default=0, help="output sample rate (default: the voice's)")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--json", action="store_true")
+
+    v = sub.add_parser("voices", help="list the server's voices")
+    v.add_argument("--server", default="localhost:50051")
+    v.add_argument("--json", action="store_true")
+    return p
+
+
+def _requests(raw, args, sent_at: dict):
+    config = recognizer_pb2.RecognitionConfig(
+        encoding=ENCODINGS[raw.encoding], sample_rate_hertz=raw.sample_rate, language_code=args.language,
+        enable_word_time_offsets=args.words, model=args.model)
+    yield recognizer_pb2.StreamingRecognizeRequest(streaming_config=recognizer_pb2.StreamingRecognitionConfig(
+        config=config, interim_results=not args.no_interim))
+    width = 2 if raw.encoding == "LINEAR16" else 1
+    step = raw.sample_rate * args.chunk_ms // 1000 * width
+    start = time.monotonic()
+    for offset in range(0, len(raw.data), step):
+        chunk = raw.data[offset:offset + step]
+        if args.realtime:
+            due = start + offset / raw.bytes_per_second
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        yield recognizer_pb2.StreamingRecognizeRequest(audio_content=chunk)
+        # stream time covered so far -> wall time it was sent
+        sent_at[(offset + len(chunk)) / raw.bytes_per_second] = time.monotonic()
+
+
+def _sent_time(sent_at: dict, stream_time: float) -> float | None:
+    for t in sorted(sent_at):
+        if t >= stream_time - 1e-6:
+            return sent_at[t]
+    return None
+
+
+def cmd_transcribe(args) -> int:
+    if not 20 <= args.chunk_ms <= 100:
+        print("voice-client: --chunk-ms must be between 20 and 100", file=sys.stderr)
+        return 2
+    try:
+        raw = read_raw(args.file)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a usage error
+        print(f"voice-client: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    sent_at: dict[float, float] = {}
+    with grpc.insecure_channel(args.server) as channel:
+        stub = recognizer_pb2_grpc.RecognizerStub(channel)
+        try:
+            for response in stub.StreamingRecognize(_requests(raw, args, sent_at)):
+                now = time.monotonic()
+                if args.json:
+                    obj = MessageToDict(response, preserving_proto_field_name=True)
+                    for result in response.results:
+                        if result.is_final and args.realtime:
+                            sent = _sent_time(sent_at, result.result_end_time.ToTimedelta().total_seconds())
+                            if sent is not None:
+                                obj["client_latency_s"] = round(now - sent, 3)
+                    print(json.dumps(obj, ensure_ascii=False), flush=True)
+                    continue
+                for result in response.results:
+                    alt = result.alternatives[0] if result.alternatives else None
+                    tag = "final" if result.is_final else "interim"
+                    print(f"[{tag} #{result.utterance_index} {result.language_code}] {alt.transcript if alt else ''}",
+                          flush=True)
+                if response.speech_event_type:
+                    name = recognizer_pb2.SpeechEventType.Name(response.speech_event_type)
+                    t = response.speech_event_time.ToTimedelta().total_seconds()
+                    print(f"({name.lower()} #{response.utterance_index} at {t:.2f}s)", flush=True)
+        except grpc.RpcError as exc:
+            print(f"voice-client: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_say(args) -> int:
+    encoding = args.encoding.upper()
+    request = synthesizer_pb2.SynthesizeRequest(
+        text=args.text, voice=args.voice, language_code=args.language,
+        encoding=ENCODINGS[encoding], sample_rate_hertz=args.rate)
+    chunks: list[bytes] = []
+    rate = 0
+    start = time.monotonic()
+    first = None
+    with grpc.insecure_channel(args.server) as channel:
+        stub = synthesizer_pb2_grpc.SynthesizerStub(channel)
+        try:
+            for response in stub.Synthesize(request):
+                if first is None:
+                    first = time.monotonic() - start
+                chunks.append(response.audio_content)
+                rate = response.sample_rate_hertz
+        except grpc.RpcError as exc:
+            print(f"voice-client: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    data = b"".join(chunks)
+    write_wav(args.output, data, rate, encoding)
+    if args.json:
+        width = 2 if encoding == "LINEAR16" else 1
+        print(json.dumps({"output": args.output, "chunks": len(chunks), "sample_rate_hertz": rate,
+                          "encoding": encoding, "audio_seconds": round(len(data) / width / max(rate, 1), 3),
+                          "time_to_first_audio_s": round(first or 0.0, 3),
+                          "total_s": round(time.monotonic() - start, 3)}))
+    return 0
+
+
+def cmd_voices(args) -> int:
+    with grpc.insecure_channel(args.server) as channel:
+        stub = synthesizer_pb2_grpc.SynthesizerStub(channel)
+        try:
+            response = stub.ListVoices(synthesizer_pb2.ListVoicesRequest())
+        except grpc.RpcError as exc:
+            print(f"voice-client: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    for voice in response.voices:
+        if args.json:
+            print(json.dumps(MessageToDict(voice, preserving_proto_field_name=True)))
+        else:
+            kind = "neural" if voice.neural else "fallback"
+            print(f"{voice.name}\t{voice.language_code}\t{voice.sample_rate_hertz} Hz\t{voice.quality}\t{kind}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return {"transcribe": cmd_transcribe, "say": cmd_say, "voices": cmd_voices}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

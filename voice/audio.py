@@ -1,0 +1,121 @@
+"""Audio formats at the edge: raw LINEAR16 / MULAW / ALAW bytes and WAV / FLAC files.
+
+Everything inside the service is mono float32 at 16 kHz (what Whisper and the VAD want).
+:class:`AudioDecoder` turns one stream's raw chunks into that, carrying resampler state
+across chunks; :func:`read_audio_file` reads containers. The DSP itself is in :mod:`kernels`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+import kernels
+
+TARGET_RATE = 16000
+MIN_RATE = 8000
+MAX_RATE = 48000
+
+
+class Encoding(str, Enum):
+    LINEAR16 = "LINEAR16"
+    MULAW = "MULAW"
+    ALAW = "ALAW"
+
+    @property
+    def sample_width(self) -> int:
+        return 2 if self is Encoding.LINEAR16 else 1
+
+
+class AudioFormatError(ValueError):
+    """Audio that cannot be decoded; ``field`` names the offending request field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def check_rate(rate: int, field: str = "sample_rate_hertz") -> int:
+    if not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioFormatError(field, f"must be between {MIN_RATE} and {MAX_RATE} Hz, got {rate}")
+    return rate
+
+
+def bytes_to_int16(data: bytes, encoding: Encoding) -> np.ndarray:
+    """Decode one chunk of raw audio bytes to int16 samples."""
+    if encoding is Encoding.LINEAR16:
+        if len(data) % 2:
+            raise AudioFormatError("audio_content", f"LINEAR16 audio must have an even number of bytes, got {len(data)}")
+        return np.frombuffer(data, dtype="<i2")
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return kernels.mulaw_decode(raw) if encoding is Encoding.MULAW else kernels.alaw_decode(raw)
+
+
+def int16_to_bytes(samples: np.ndarray, encoding: Encoding) -> bytes:
+    """Encode int16 samples as raw ``encoding`` bytes."""
+    if encoding is Encoding.LINEAR16:
+        return samples.astype("<i2", copy=False).tobytes()
+    if encoding is Encoding.MULAW:
+        return kernels.mulaw_encode(samples).tobytes()
+    return kernels.alaw_encode(samples).tobytes()
+
+
+class AudioDecoder:
+    """One stream's raw chunks -> mono float32 at 16 kHz, resampler state carried across chunks."""
+
+    def __init__(self, encoding: Encoding, sample_rate: int):
+        self.encoding = encoding
+        self.sample_rate = check_rate(sample_rate)
+        self._resampler = (
+            kernels.StreamingResampler(sample_rate, TARGET_RATE) if sample_rate != TARGET_RATE else None
+        )
+        self.samples_in = 0  # input samples accepted so far
+
+    def decode(self, data: bytes) -> np.ndarray:
+        pcm = bytes_to_int16(data, self.encoding)
+        self.samples_in += pcm.size
+        audio = kernels.int16_to_float32(pcm)
+        return self._resampler.process(audio) if self._resampler is not None else audio
+
+    def flush(self) -> np.ndarray:
+        """The samples the resampler still holds back (call once, at the end of the stream)."""
+        if self._resampler is None:
+            return np.zeros(0, dtype=np.float32)
+        return self._resampler.flush()
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """One-shot resampling of float32 audio."""
+    if rate_in == rate_out:
+        return audio.astype(np.float32, copy=False)
+    rs = kernels.StreamingResampler(rate_in, rate_out)
+    return np.concatenate([rs.process(np.ascontiguousarray(audio, dtype=np.float32)), rs.flush()])
+
+
+@dataclass(frozen=True)
+class DecodedFile:
+    audio: np.ndarray  # float32 mono at ``sample_rate``
+    sample_rate: int
+
+
+def looks_like_container(data: bytes) -> bool:
+    return data[:4] in (b"RIFF", b"fLaC", b"RIFX") or data[:4] == b"OggS"
+
+
+def read_audio_bytes(data: bytes, field: str = "audio_content") -> DecodedFile:
+    """Decode WAV (PCM, mu-law, A-law) or FLAC bytes to mono float32 at the file's rate."""
+    import soundfile as sf
+
+    try:
+        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types for bad input
+        raise AudioFormatError(field, f"not a readable WAV/FLAC file ({exc})") from None
+    return DecodedFile(audio.mean(axis=1).astype(np.float32) if audio.shape[1] > 1 else audio[:, 0].copy(), rate)
+
+
+def read_audio_file(path: str) -> DecodedFile:
+    with open(path, "rb") as fh:
+        return read_audio_bytes(fh.read(), field=str(path))

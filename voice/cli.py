@@ -1,0 +1,140 @@
+"""``voice``: run the server, or transcribe / speak locally without one.
+
+    voice serve [--host H] [--port P] [--config FILE]
+    voice transcribe FILE... [--language xx] [--model NAME] [--json]
+    voice say TEXT [--voice NAME] [--language xx] -o out.wav
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import wave
+
+import numpy as np
+
+from .config import ConfigError, load_config
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voice", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="TOML config file")
+    p.add_argument("--log-level", default="INFO")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the gRPC server")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--config", dest="sub_config", help="TOML config file")
+
+    t = sub.add_parser("transcribe", help="transcribe audio files locally (no server)")
+    t.add_argument("files", nargs="+", metavar="FILE")
+    t.add_argument("--language", default="", help="language code (default: detect)")
+    t.add_argument("--model", default="", help="ASR model name or CTranslate2 directory")
+    t.add_argument("--words", action="store_true", help="include word timings")
+    t.add_argument("--json", action="store_true", help="one JSON object per utterance")
+
+    y = sub.add_parser("say", help="synthesize speech locally into a WAV file")
+    y.add_argument("text")
+    y.add_argument("--voice", default="")
+    y.add_argument("--language", default="")
+    y.add_argument("--rate", type=float, default=1.0, help="speaking rate multiplier")
+    y.add_argument("-o", "--output", required=True, help="output .wav")
+    return p
+
+
+def _engine(config):
+    from .engine import SpeechEngine
+
+    return SpeechEngine(config)
+
+
+def cmd_transcribe(args, config) -> int:
+    from .asr import normalize_language
+    from .audio import AudioFormatError, read_audio_file
+    from .recognition import recognize_audio
+    from .session import StreamOptions
+
+    engine = _engine(config)
+    try:
+        options = StreamOptions(language=normalize_language(args.language), word_time_offsets=args.words,
+                                endpointing=config.endpointing, model=args.model or None)
+        engine.recognizer(options.model).check_language(options.language)
+    except (KeyError, ValueError) as exc:
+        print(f"voice transcribe: {exc.args[0]}", file=sys.stderr)
+        return 2
+    status = 0
+    for path in args.files:
+        try:
+            decoded = read_audio_file(path)
+        except (OSError, AudioFormatError) as exc:
+            print(f"voice transcribe: {path}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        audio, rate = decoded.audio, decoded.sample_rate
+        if not 8000 <= rate <= 48000:
+            from .audio import resample
+
+            audio, rate = resample(audio, rate, 16000), 16000
+        for r in recognize_audio(engine, audio, rate, options):
+            if args.json:
+                print(json.dumps({
+                    "file": path, "utterance_index": r.utterance_index, "transcript": r.transcript,
+                    "confidence": round(r.confidence, 4), "language_code": r.language,
+                    "start": r.start, "end": r.end,
+                    "words": [w.__dict__ for w in r.words],
+                }, ensure_ascii=False))
+            else:
+                print(f"{path} [{r.start:.2f}-{r.end:.2f}] ({r.language}) {r.transcript}")
+    engine.close()
+    return status
+
+
+def cmd_say(args, config) -> int:
+    engine = _engine(config)
+    try:
+        voice = engine.catalogue.select(args.voice, args.language)
+    except KeyError as exc:
+        print(f"voice say: {exc.args[0]}", file=sys.stderr)
+        return 2
+    if not args.text.strip():
+        print("voice say: TEXT must not be empty", file=sys.stderr)
+        return 2
+    parts = [s.audio for s in engine.synthesize(args.text, voice, args.rate)]
+    write_wav(args.output, np.concatenate(parts) if parts else np.zeros(0, np.int16), voice.sample_rate)
+    engine.close()
+    return 0
+
+
+def write_wav(path: str, pcm: np.ndarray, rate: int) -> None:
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.astype("<i2").tobytes())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(getattr(args, "sub_config", None) or args.config,
+                             host=getattr(args, "host", None), port=getattr(args, "port", None))
+    except ConfigError as exc:
+        print(f"voice: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        from .server import serve
+
+        asyncio.run(serve(config))
+        return 0
+    if args.command == "transcribe":
+        return cmd_transcribe(args, config)
+    return cmd_say(args, config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""One frozen, validated configuration object for the whole service.
+
+Built once (file -> environment -> command-line flags) and passed down; components take
+the part they need. The file format is TOML::
+
+    [server]
+    host = "0.0.0.0"
+    port = 50051
+
+    [asr]
+    model = "base"              # a name from [asr.models] or a CTranslate2 Whisper directory
+    device = "auto"             # auto | cpu | cuda
+    compute_type = "auto"       # auto | int8 | float16 | ...
+    [asr.models]
+    my-model = "/srv/models/whisper-small-ct2"
+
+    [tts]
+    voice = "en_US-joe-medium"  # a name from the catalogue or a Piper .onnx file
+    voices = ["/srv/voices/de_DE-thorsten-medium.onnx"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names it."""
+
+
+def _default_cache_dir() -> Path:
+    if os.environ.get("VOICE_CACHE_DIR"):
+        return Path(os.environ["VOICE_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "voice-service"
+
+
+@dataclass(frozen=True)
+class EndpointingDefaults:
+    vad_aggressiveness: int = 2
+    trailing_silence_ms: int = 600
+    max_utterance_seconds: float = 30.0
+    speech_start_ms: int = 60
+    # audio kept before the detected onset, so the first phoneme is not clipped
+    pre_roll_ms: int = 300
+
+    def validate(self) -> None:
+        _check_range("endpointing.vad_aggressiveness", self.vad_aggressiveness, 0, 3)
+        _check_range("endpointing.trailing_silence_ms", self.trailing_silence_ms, 100, 5000)
+        _check_range("endpointing.max_utterance_seconds", self.max_utterance_seconds, 1, 30)
+        _check_range("endpointing.speech_start_ms", self.speech_start_ms, 20, 1000)
+        _check_range("endpointing.pre_roll_ms", self.pre_roll_ms, 0, 1000)
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    # default model: name from the catalogue ("base", "tiny.en", or [asr.models]) or a directory
+    model: str = "base"
+    # extra named models: name -> CTranslate2 Whisper directory
+    models: Mapping[str, str] = field(default_factory=dict)
+    device: str = "auto"
+    compute_type: str = "auto"
+    beam_size: int = 5
+    cpu_threads: int = 0  # 0: all cores
+    num_workers: int = 1  # concurrent decodes per model
+    # seconds of speech between interim re-decodes
+    interim_interval_s: float = 1.0
+    # hallucination guards
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+
+    def validate(self) -> None:
+        _check_choice("asr.device", self.device, ("auto", "cpu", "cuda"))
+        _check_range("asr.beam_size", self.beam_size, 1, 10)
+        _check_range("asr.cpu_threads", self.cpu_threads, 0, 256)
+        _check_range("asr.num_workers", self.num_workers, 1, 64)
+        _check_range("asr.interim_interval_s", self.interim_interval_s, 0.2, 10)
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    # default voice: a catalogue name or a path to a Piper .onnx voice
+    voice: str = "en_US-joe-medium"
+    # extra Piper voices: .onnx files or directories holding them
+    voices: tuple[str, ...] = ()
+    use_cuda: bool | None = None  # None: when available
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 50051
+    max_sessions: int = 64
+    grace_period_s: float = 5.0
+    # largest accepted unary request / audio message, bytes
+    max_message_bytes: int = 64 * 1024 * 1024
+
+    def validate(self) -> None:
+        _check_range("server.port", self.port, 0, 65535)
+        _check_range("server.max_sessions", self.max_sessions, 1, 100000)
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    endpointing: EndpointingDefaults = field(default_factory=EndpointingDefaults)
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+
+    def validate(self) -> "Config":
+        self.server.validate()
+        self.asr.validate()
+        self.endpointing.validate()
+        return self
+
+    def replace(self, section: str | None = None, **changes: Any) -> "Config":
+        """A copy with ``changes`` applied to ``section`` (or to the top level)."""
+        if section is None:
+            return dataclasses.replace(self, **changes).validate()
+        part = dataclasses.replace(getattr(self, section), **changes)
+        return dataclasses.replace(self, **{section: part}).validate()
+
+
+def _check_range(name: str, value: Any, lo: float, hi: float) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _section(cls: type, data: Mapping[str, Any], name: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
+    values = dict(data)
+    if "voices" in values:
+        values["voices"] = tuple(values["voices"])
+    if "models" in values:
+        values["models"] = dict(values["models"])
+    return cls(**values)
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
+                **overrides: Any) -> Config:
+    """Build the config from a TOML file, then ``VOICE_*`` environment variables, then overrides.
+
+    Environment: VOICE_HOST, VOICE_PORT, VOICE_ASR_MODEL, VOICE_ASR_DEVICE, VOICE_TTS_VOICE,
+    VOICE_CACHE_DIR. Overrides: ``host=``, ``port=`` (None values are ignored).
+    """
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = set(data) - {"server", "asr", "tts", "endpointing", "cache_dir"}
+    if unknown:
+        raise ConfigError(f"unknown section(s) in config: {', '.join(sorted(unknown))}")
+    server = dict(data.get("server", {}))
+    asr = dict(data.get("asr", {}))
+    tts = dict(data.get("tts", {}))
+    if "VOICE_HOST" in env:
+        server["host"] = env["VOICE_HOST"]
+    if "VOICE_PORT" in env:
+        try:
+            server["port"] = int(env["VOICE_PORT"])
+        except ValueError:
+            raise ConfigError(f"VOICE_PORT must be an integer, got {env['VOICE_PORT']!r}") from None
+    if "VOICE_ASR_MODEL" in env:
+        asr["model"] = env["VOICE_ASR_MODEL"]
+    if "VOICE_ASR_DEVICE" in env:
+        asr["device"] = env["VOICE_ASR_DEVICE"]
+    if "VOICE_TTS_VOICE" in env:
+        tts["voice"] = env["VOICE_TTS_VOICE"]
+    for key in ("host", "port"):
+        if overrides.get(key) is not None:
+            server[key] = overrides[key]
+    cache_dir = Path(env.get("VOICE_CACHE_DIR") or data.get("cache_dir") or _default_cache_dir())
+    cfg = Config(
+        server=_section(ServerConfig, server, "server"),
+        asr=_section(AsrConfig, asr, "asr"),
+        tts=_section(TtsConfig, tts, "tts"),
+        endpointing=_section(EndpointingDefaults, data.get("endpointing", {}), "endpointing"),
+        cache_dir=cache_dir,
+    )
+    return cfg.validate()

@@ -1,0 +1,137 @@
+"""The speech engine: owns the loaded models and the worker threads that run them.
+
+Created once at start-up and passed to whoever needs it (servicers, CLI, tests). Blocking
+inference runs in its thread pools, never on the event loop: use the ``async`` methods from
+asyncio code. Jobs are bounded by the callers (each stream has at most one final and one
+interim decode in flight; the server caps the number of streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+import numpy as np
+
+from .asr import DecodeOptions, Transcript, WhisperRecognizer
+from .config import Config
+from .models import (
+    BUILTIN_ASR_MODELS,
+    DeviceChoice,
+    choose_device,
+    cuda_device_count,
+    embedded_voice_path,
+    find_voice_files,
+    resolve_whisper_model,
+)
+from .tts import PiperSynthesizer, SentenceAudio, VoiceCatalogue, VoiceInfo, read_voice_info
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SpeechEngine:
+    def __init__(self, config: Config):
+        self.config = config
+        self.device: DeviceChoice = choose_device(
+            config.asr.device, config.asr.compute_type, cuda_device_count()
+        )
+        self._recognizers: dict[str, WhisperRecognizer] = {}
+        self._synthesizers: dict[str, PiperSynthesizer] = {}
+        self._load_lock = threading.Lock()
+        self._asr_pool = ThreadPoolExecutor(config.asr.num_workers, thread_name_prefix="asr")
+        self._tts_pool = ThreadPoolExecutor(2, thread_name_prefix="tts")
+        self.catalogue = self._build_catalogue()
+        self.ready = threading.Event()
+
+    # -- loading ----------------------------------------------------------------------
+    def _build_catalogue(self) -> VoiceCatalogue:
+        tts = self.config.tts
+        voices: list[VoiceInfo] = []
+        configured = find_voice_files(list(tts.voices))
+        embedded = read_voice_info(embedded_voice_path())
+        if tts.voice.endswith(".onnx"):
+            voices.append(read_voice_info(find_voice_files([tts.voice])[0]))
+        voices += [read_voice_info(p) for p in configured]
+        voices.append(embedded)
+        unique = list({v.name: v for v in voices}.values())
+        if not tts.voice.endswith(".onnx"):
+            # configured default by name goes first
+            unique.sort(key=lambda v: v.name != tts.voice)
+            if unique[0].name != tts.voice:
+                raise ValueError(f"tts.voice {tts.voice!r} is not in the catalogue ({', '.join(v.name for v in unique)})")
+        return VoiceCatalogue(unique)
+
+    @property
+    def model_names(self) -> list[str]:
+        return [*BUILTIN_ASR_MODELS, *self.config.asr.models]
+
+    def load(self) -> None:
+        """Load the default models, compile and warm the kernels and models (blocking)."""
+        import kernels
+
+        t0 = time.monotonic()
+        kernels.warmup()
+        rec = self.recognizer(None)
+        # one real decode so the first request does not pay for lazy initialisation
+        rng = np.random.default_rng(0)
+        rec.transcribe((rng.standard_normal(16000) * 0.01).astype(np.float32), DecodeOptions(language="en", beam_size=1))
+        syn = self.synthesizer(self.catalogue.default)
+        for _ in syn.synthesize("Ready."):
+            pass
+        self.ready.set()
+        _LOGGER.info("Engine ready in %.1f s (device %s/%s)", time.monotonic() - t0, self.device.device, self.device.compute_type)
+
+    def recognizer(self, name: str | None) -> WhisperRecognizer:
+        """The loaded model ``name`` (None: the default), loading it on first use."""
+        name = name or self.config.asr.model
+        rec = self._recognizers.get(name)
+        if rec is not None:
+            return rec
+        if name not in self.model_names and name != self.config.asr.model:
+            raise KeyError(f"model {name!r} is unknown (known: {', '.join(self.model_names)})")
+        with self._load_lock:
+            if name not in self._recognizers:
+                path = resolve_whisper_model(name, self.config.cache_dir, self.config.asr.models)
+                self._recognizers[name] = WhisperRecognizer(name, path, self.device, self.config.asr)
+            return self._recognizers[name]
+
+    def synthesizer(self, voice: VoiceInfo) -> PiperSynthesizer:
+        syn = self._synthesizers.get(voice.name)
+        if syn is not None:
+            return syn
+        with self._load_lock:
+            if voice.name not in self._synthesizers:
+                use_cuda = self.config.tts.use_cuda
+                if use_cuda is None:
+                    use_cuda = self.device.device == "cuda"
+                self._synthesizers[voice.name] = PiperSynthesizer(voice, use_cuda=use_cuda)
+            return self._synthesizers[voice.name]
+
+    # -- inference --------------------------------------------------------------------
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions, model: str | None = None) -> Transcript:
+        """Blocking decode (CLI, tests); asyncio code uses :meth:`transcribe_async`."""
+        return self.recognizer(model).transcribe(audio, options)
+
+    async def transcribe_async(self, audio: np.ndarray, options: DecodeOptions, model: str | None = None) -> Transcript:
+        return await self.run_asr(self.transcribe, audio, options, model)
+
+    async def run_asr(self, fn, *args):
+        """Run a blocking recognition step in the ASR pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._asr_pool, fn, *args)
+
+    async def run_tts(self, fn, *args):
+        """Run a blocking TTS step (e.g. ``next`` on a synthesis iterator) in the TTS pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._tts_pool, fn, *args)
+
+    def synthesize(self, text: str, voice: VoiceInfo, speaking_rate: float = 1.0) -> Iterator[SentenceAudio]:
+        return self.synthesizer(voice).synthesize(text, speaking_rate)
+
+    def close(self) -> None:
+        self._asr_pool.shutdown(wait=False, cancel_futures=True)
+        self._tts_pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,103 @@
+"""Plain recognition results, and whole-audio recognition built on the streaming core.
+
+:func:`build_result` turns an utterance and its transcript into a :class:`RecognitionResult`
+(stream times, words shifted to stream time). :func:`recognize_audio` runs a whole buffer
+through :class:`~voice.session.RecognitionSession` and the engine (blocking): the unary
+``Recognize`` RPC and ``voice transcribe`` both use it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+import kernels
+
+from .asr import DecodeOptions, Transcript
+from .audio import Encoding
+from .session import InterimRequest, RecognitionSession, StreamOptions, Utterance
+
+
+@dataclass(frozen=True)
+class WordResult:
+    word: str
+    start: float  # stream seconds
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class RecognitionResult:
+    transcript: str
+    confidence: float
+    is_final: bool
+    stability: float
+    start: float
+    end: float
+    language: str
+    utterance_index: int
+    latency: float  # seconds from the audio being complete to the result being ready
+    words: tuple[WordResult, ...] = ()
+
+
+def decode_options(options: StreamOptions, beam_size: int, interim: bool = False) -> DecodeOptions:
+    return DecodeOptions(
+        language=options.language,
+        word_timestamps=options.word_time_offsets and not interim,
+        beam_size=beam_size,
+        interim=interim,
+    )
+
+
+def build_result(item: Utterance | InterimRequest, transcript: Transcript, is_final: bool,
+                 word_offsets: bool) -> RecognitionResult:
+    words: tuple[WordResult, ...] = ()
+    if word_offsets:
+        words = tuple(
+            WordResult(w.word, round(item.audio_offset + w.start, 3), round(item.audio_offset + w.end, 3), w.confidence)
+            for w in transcript.words
+        )
+    return RecognitionResult(
+        transcript=transcript.text,
+        confidence=transcript.confidence,
+        is_final=is_final,
+        stability=1.0 if is_final else 0.5,
+        start=item.start,
+        end=item.end,
+        language=transcript.language,
+        utterance_index=item.index,
+        latency=time.monotonic() - item.detected_at,
+        words=words,
+    )
+
+
+def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: StreamOptions) -> list[RecognitionResult]:
+    """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
+    rec = engine.recognizer(options.model)
+    rec.check_language(options.language)
+    pcm = kernels.float32_to_int16(np.ascontiguousarray(audio, dtype=np.float32)).tobytes()
+    session = RecognitionSession(
+        StreamOptions(
+            encoding=Encoding.LINEAR16,
+            sample_rate=sample_rate,
+            language=options.language,
+            word_time_offsets=options.word_time_offsets,
+            endpointing=options.endpointing,
+            model=options.model,
+        )
+    )
+    step = sample_rate // 10 * 2  # 100 ms of int16 bytes
+    events = []
+    for i in range(0, len(pcm), step):
+        events += session.push(pcm[i:i + step])
+    events += session.finish()
+    results = []
+    opts = decode_options(options, engine.config.asr.beam_size)
+    for event in events:
+        if isinstance(event, Utterance):
+            transcript = rec.transcribe(event.audio, opts)
+            if not transcript.empty:
+                results.append(build_result(event, transcript, True, options.word_time_offsets))
+    return results

@@ -1,0 +1,335 @@
+"""gRPC servicers of ``voice.v1``: the only place that knows protobuf.
+
+Requests become plain options at the door (validated, ``INVALID_ARGUMENT`` naming the
+field), the streaming core and the engine do the work, and results become protobuf on the
+way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import grpc
+import numpy as np
+from google.protobuf.duration_pb2 import Duration
+
+import kernels
+
+from .asr import normalize_language
+from .audio import AudioFormatError, Encoding, bytes_to_int16, check_rate, int16_to_bytes, looks_like_container, read_audio_bytes
+from .config import ConfigError, EndpointingDefaults
+from .engine import SpeechEngine
+from .recognition import RecognitionResult, build_result, decode_options, recognize_audio
+from .session import InterimRequest, RecognitionSession, SpeechEnded, SpeechStarted, StreamOptions, Utterance
+from .v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
+
+_LOGGER = logging.getLogger(__name__)
+
+# decode jobs (utterances) a stream may have waiting; when full the stream stops reading
+# (gRPC flow control then slows the client): memory stays bounded
+MAX_PENDING_UTTERANCES = 4
+# responses waiting to be sent per stream
+MAX_PENDING_RESPONSES = 64
+
+_ENCODINGS = {
+    audio_pb2.LINEAR16: Encoding.LINEAR16,
+    audio_pb2.MULAW: Encoding.MULAW,
+    audio_pb2.ALAW: Encoding.ALAW,
+}
+_ENCODINGS_OUT = {v: k for k, v in _ENCODINGS.items()}
+
+
+class InvalidArgument(ValueError):
+    pass
+
+
+def _duration(seconds: float) -> Duration:
+    d = Duration()
+    d.FromNanoseconds(int(round(seconds * 1e9)))
+    return d
+
+
+def endpointing_from_pb(pb: recognizer_pb2.EndpointingConfig, defaults: EndpointingDefaults) -> EndpointingDefaults:
+    values = {
+        "vad_aggressiveness": pb.vad_aggressiveness if pb.HasField("vad_aggressiveness") else defaults.vad_aggressiveness,
+        "trailing_silence_ms": pb.trailing_silence_ms or defaults.trailing_silence_ms,
+        "max_utterance_seconds": pb.max_utterance_seconds or defaults.max_utterance_seconds,
+        "speech_start_ms": pb.speech_start_ms or defaults.speech_start_ms,
+        "pre_roll_ms": defaults.pre_roll_ms,
+    }
+    result = EndpointingDefaults(**values)
+    try:
+        result.validate()
+    except ConfigError as exc:
+        raise InvalidArgument(f"config.{exc}") from None
+    return result
+
+
+def options_from_pb(config: recognizer_pb2.RecognitionConfig, engine: SpeechEngine, *,
+                    interim_results: bool = False, raw_audio: bool = True) -> StreamOptions:
+    """Validate a RecognitionConfig into plain StreamOptions (InvalidArgument names the field)."""
+    encoding = Encoding.LINEAR16
+    rate = 16000
+    if raw_audio:
+        if config.encoding not in _ENCODINGS:
+            raise InvalidArgument(
+                f"config.encoding: unsupported or missing encoding {config.encoding} (use LINEAR16, MULAW or ALAW)")
+        encoding = _ENCODINGS[config.encoding]
+        try:
+            rate = check_rate(config.sample_rate_hertz, "config.sample_rate_hertz")
+        except AudioFormatError as exc:
+            raise InvalidArgument(str(exc)) from None
+    model = config.model or None
+    try:
+        rec = engine.recognizer(model) if model else engine.recognizer(None)
+    except KeyError as exc:
+        raise InvalidArgument(f"config.model: {exc.args[0]}") from None
+    language = normalize_language(config.language_code)
+    try:
+        rec.check_language(language)
+    except ValueError as exc:
+        raise InvalidArgument(f"config.{exc}") from None
+    return StreamOptions(
+        encoding=encoding,
+        sample_rate=rate,
+        language=language,
+        interim_results=interim_results,
+        word_time_offsets=config.enable_word_time_offsets,
+        endpointing=endpointing_from_pb(config.endpointing, engine.config.endpointing),
+        model=model,
+        interim_interval_s=engine.config.asr.interim_interval_s,
+    )
+
+
+def _alternative(result: RecognitionResult) -> recognizer_pb2.SpeechRecognitionAlternative:
+    return recognizer_pb2.SpeechRecognitionAlternative(
+        transcript=result.transcript,
+        confidence=result.confidence,
+        words=[
+            recognizer_pb2.WordInfo(word=w.word, start_time=_duration(w.start), end_time=_duration(w.end),
+                                    confidence=w.confidence)
+            for w in result.words
+        ],
+    )
+
+
+def streaming_result_pb(result: RecognitionResult) -> recognizer_pb2.StreamingRecognizeResponse:
+    return recognizer_pb2.StreamingRecognizeResponse(
+        results=[recognizer_pb2.StreamingRecognitionResult(
+            alternatives=[_alternative(result)],
+            is_final=result.is_final,
+            stability=result.stability,
+            result_start_time=_duration(result.start),
+            result_end_time=_duration(result.end),
+            language_code=result.language,
+            utterance_index=result.utterance_index,
+            processing_latency=_duration(result.latency),
+        )],
+        utterance_index=result.utterance_index,
+    )
+
+
+@dataclass
+class _StreamState:
+    finals_sent: int = 0  # utterances whose final result has been queued
+    interim_task: asyncio.Task | None = None
+    error: InvalidArgument | None = None
+
+
+class RecognizerServicer(recognizer_pb2_grpc.RecognizerServicer):
+    def __init__(self, engine: SpeechEngine, max_sessions: int = 64):
+        self.engine = engine
+        self.max_sessions = max_sessions
+        self.active_streams = 0
+
+    async def _check_ready(self, context) -> None:
+        if not self.engine.ready.is_set():
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "models are still loading; watch grpc.health.v1")
+
+    async def Recognize(self, request, context):
+        await self._check_ready(context)
+        data = request.audio_content
+        try:
+            if not data:
+                raise InvalidArgument("audio_content: must not be empty")
+            if looks_like_container(data):
+                decoded = read_audio_bytes(data)
+                audio, rate = decoded.audio, decoded.sample_rate
+                options = options_from_pb(request.config, self.engine, raw_audio=False)
+                if not 8000 <= rate <= 48000:
+                    raise InvalidArgument(f"audio_content: WAV/FLAC sample rate {rate} Hz is outside 8000-48000")
+            else:
+                options = options_from_pb(request.config, self.engine)
+                audio = kernels.int16_to_float32(np.ascontiguousarray(bytes_to_int16(data, options.encoding)))
+                rate = options.sample_rate
+        except (InvalidArgument, AudioFormatError) as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        results = await self.engine.run_asr(recognize_audio, self.engine, audio, rate, options)
+        return recognizer_pb2.RecognizeResponse(
+            results=[
+                recognizer_pb2.SpeechRecognitionResult(
+                    alternatives=[_alternative(r)],
+                    result_start_time=_duration(r.start),
+                    result_end_time=_duration(r.end),
+                    language_code=r.language,
+                    utterance_index=r.utterance_index,
+                )
+                for r in results
+            ],
+            total_audio_duration=_duration(len(audio) / rate),
+        )
+
+    async def StreamingRecognize(self, request_iterator, context):
+        await self._check_ready(context)
+        if self.active_streams >= self.max_sessions:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"server is at its limit of {self.max_sessions} streams")
+        requests = request_iterator.__aiter__()
+        try:
+            first = await requests.__anext__()
+        except StopAsyncIteration:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "streaming_config: the stream ended before any config")
+        if first.WhichOneof("streaming_request") != "streaming_config":
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "streaming_config: the first request must carry streaming_config, got audio_content")
+        try:
+            options = options_from_pb(first.streaming_config.config, self.engine,
+                                      interim_results=first.streaming_config.interim_results)
+        except InvalidArgument as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"streaming_config.{exc}")
+
+        self.active_streams += 1
+        session = RecognitionSession(options)
+        state = _StreamState()
+        jobs: asyncio.Queue = asyncio.Queue(MAX_PENDING_UTTERANCES)
+        out: asyncio.Queue = asyncio.Queue(MAX_PENDING_RESPONSES)
+        beam = self.engine.config.asr.beam_size
+
+        async def handle(events) -> None:
+            for event in events:
+                if isinstance(event, (SpeechStarted, SpeechEnded)):
+                    kind = recognizer_pb2.SPEECH_STARTED if isinstance(event, SpeechStarted) else recognizer_pb2.SPEECH_ENDED
+                    await out.put(recognizer_pb2.StreamingRecognizeResponse(
+                        speech_event_type=kind, speech_event_time=_duration(event.time),
+                        utterance_index=event.utterance_index))
+                elif isinstance(event, Utterance):
+                    await jobs.put(event)  # waits when MAX_PENDING_UTTERANCES are queued
+                elif isinstance(event, InterimRequest):
+                    busy = state.interim_task is not None and not state.interim_task.done()
+                    if not busy and jobs.empty():
+                        state.interim_task = asyncio.create_task(interim(event))
+
+        async def interim(req: InterimRequest) -> None:
+            transcript = await self.engine.transcribe_async(req.audio, decode_options(options, beam, interim=True),
+                                                            options.model)
+            if transcript.empty or state.finals_sent > req.index:
+                return
+            await out.put(streaming_result_pb(build_result(req, transcript, False, False)))
+
+        async def reader() -> None:
+            try:
+                async for request in requests:
+                    kind = request.WhichOneof("streaming_request")
+                    if kind == "streaming_config":
+                        raise InvalidArgument("streaming_config: only the first request may carry a config")
+                    if kind is None:
+                        continue
+                    try:
+                        events = session.push(request.audio_content)
+                    except AudioFormatError as exc:
+                        raise InvalidArgument(str(exc)) from None
+                    await handle(events)
+            except InvalidArgument as exc:
+                state.error = exc  # keep what was accepted: finish it, then fail the call
+            await handle(session.finish())
+            await jobs.put(None)
+
+        async def decoder() -> None:
+            opts = decode_options(options, beam)
+            while (utt := await jobs.get()) is not None:
+                transcript = await self.engine.transcribe_async(utt.audio, opts, options.model)
+                state.finals_sent = utt.index + 1
+                if not transcript.empty:
+                    await out.put(streaming_result_pb(build_result(utt, transcript, True, options.word_time_offsets)))
+            await out.put(None)
+
+        tasks = [asyncio.create_task(reader()), asyncio.create_task(decoder())]
+        try:
+            while (response := await out.get()) is not None:
+                yield response
+            await asyncio.gather(*tasks)
+            if state.error is not None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(state.error))
+        finally:
+            for task in [*tasks, state.interim_task]:
+                if task is not None and not task.done():
+                    task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            self.active_streams -= 1
+
+
+class SynthesizerServicer(synthesizer_pb2_grpc.SynthesizerServicer):
+    def __init__(self, engine: SpeechEngine):
+        self.engine = engine
+
+    async def ListVoices(self, request, context):
+        want = (request.language_code or "").replace("_", "-").lower()
+        voices = [
+            synthesizer_pb2.Voice(name=v.name, language_code=v.language, sample_rate_hertz=v.sample_rate,
+                                  quality=v.quality, num_speakers=v.num_speakers, neural=v.neural)
+            for v in self.engine.catalogue
+            if not want or v.language.lower() == want or v.language.lower().split("-")[0] == want.split("-")[0]
+        ]
+        return synthesizer_pb2.ListVoicesResponse(voices=voices)
+
+    async def Synthesize(self, request, context):
+        if not self.engine.ready.is_set():
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "models are still loading; watch grpc.health.v1")
+        try:
+            if not request.text.strip():
+                raise InvalidArgument("text: must not be empty")
+            try:
+                voice = self.engine.catalogue.select(request.voice, request.language_code)
+            except KeyError as exc:
+                field = "voice" if request.voice else "language_code"
+                raise InvalidArgument(f"{field}: {exc.args[0]}") from None
+            encoding = Encoding.LINEAR16
+            if request.encoding != audio_pb2.ENCODING_UNSPECIFIED:
+                if request.encoding not in _ENCODINGS:
+                    raise InvalidArgument(f"encoding: unsupported encoding {request.encoding}")
+                encoding = _ENCODINGS[request.encoding]
+            rate = voice.sample_rate
+            if request.sample_rate_hertz:
+                try:
+                    rate = check_rate(request.sample_rate_hertz)
+                except AudioFormatError as exc:
+                    raise InvalidArgument(str(exc)) from None
+            speaking_rate = request.speaking_rate or 1.0
+            if not 0.25 <= speaking_rate <= 4.0:
+                raise InvalidArgument(f"speaking_rate: must be between 0.25 and 4.0, got {speaking_rate}")
+        except InvalidArgument as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+        sentences = self.engine.synthesize(request.text, voice, speaking_rate)
+        resampler = kernels.StreamingResampler(voice.sample_rate, rate) if rate != voice.sample_rate else None
+        done = object()
+        last_index = 0
+        while (item := await self.engine.run_tts(next, sentences, done)) is not done:
+            last_index = item.index
+            pcm = item.audio
+            if resampler is not None:
+                pcm = kernels.float32_to_int16(resampler.process(kernels.int16_to_float32(pcm)))
+            yield synthesizer_pb2.SynthesizeResponse(
+                audio_content=int16_to_bytes(pcm, encoding), encoding=_ENCODINGS_OUT[encoding],
+                sample_rate_hertz=rate, sentence_index=item.index, text=item.text)
+        if resampler is not None:
+            tail = kernels.float32_to_int16(resampler.flush())
+            if tail.size:
+                yield synthesizer_pb2.SynthesizeResponse(
+                    audio_content=int16_to_bytes(tail, encoding), encoding=_ENCODINGS_OUT[encoding],
+                    sample_rate_hertz=rate, sentence_index=last_index)

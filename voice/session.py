@@ -1,0 +1,226 @@
+"""The streaming recognition core: one object per stream, no I/O, no models.
+
+Feed raw audio chunks with :meth:`RecognitionSession.push` and take events back; call
+:meth:`RecognitionSession.finish` at the end of the stream. The driver (gRPC servicer, CLI,
+tests) decodes :class:`Utterance` and :class:`InterimRequest` events with the engine and
+turns the transcripts into results. Memory is bounded: outside speech only the pre-roll is
+kept, inside it at most ``max_utterance_seconds`` plus pre-roll.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .audio import AudioDecoder, Encoding
+from .config import EndpointingDefaults
+from .vad import FRAME_SAMPLES, SAMPLE_RATE, Endpointer, SpeechEnd, SpeechStart
+
+# trailing audio kept after the end of speech (lets Whisper hear the last phoneme decay)
+TAIL_MS = 200
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """Plain, validated recognition options of one stream (the servicer builds it)."""
+
+    encoding: Encoding = Encoding.LINEAR16
+    sample_rate: int = 16000
+    language: str | None = None
+    interim_results: bool = False
+    word_time_offsets: bool = False
+    endpointing: EndpointingDefaults = field(default_factory=EndpointingDefaults)
+    model: str | None = None
+    interim_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    utterance_index: int
+    time: float  # stream seconds
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    utterance_index: int
+    time: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A complete utterance to decode for a final result."""
+
+    index: int
+    audio: np.ndarray = field(repr=False)  # float32, 16 kHz, includes pre-roll / tail
+    start: float  # stream seconds of the speech onset
+    end: float  # stream seconds of the end of speech
+    audio_offset: float  # stream seconds of audio[0]
+    detected_at: float  # time.monotonic() when the endpoint was detected
+
+
+@dataclass(frozen=True)
+class InterimRequest:
+    """The audio of the utterance in progress, due for an interim re-decode."""
+
+    index: int
+    audio: np.ndarray = field(repr=False)
+    start: float
+    end: float
+    audio_offset: float
+    detected_at: float
+
+
+SessionEvent = SpeechStarted | SpeechEnded | Utterance | InterimRequest
+
+
+class AudioBuffer:
+    """Samples addressed by absolute stream position, with a bounded, compacting store."""
+
+    def __init__(self, capacity: int):
+        self._buf = np.zeros(max(capacity, FRAME_SAMPLES), dtype=np.float32)
+        self.base = 0  # absolute index of _buf[0]
+        self.size = 0
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    def append(self, audio: np.ndarray) -> None:
+        n = audio.size
+        if self.size + n > self._buf.size:
+            grown = np.zeros(max(self._buf.size * 2, self.size + n), dtype=np.float32)
+            grown[: self.size] = self._buf[: self.size]
+            self._buf = grown
+        self._buf[self.size:self.size + n] = audio
+        self.size += n
+
+    def discard_before(self, position: int) -> None:
+        drop = min(max(0, position - self.base), self.size)
+        if drop:
+            self._buf[: self.size - drop] = self._buf[drop:self.size]
+            self.size -= drop
+            self.base += drop
+
+    def slice(self, start: int, end: int) -> np.ndarray:
+        start = max(start, self.base)
+        end = min(end, self.end)
+        return self._buf[start - self.base:end - self.base].copy()
+
+
+class RecognitionSession:
+    def __init__(self, options: StreamOptions):
+        self.options = options
+        ep = options.endpointing
+        self._decoder = AudioDecoder(options.encoding, options.sample_rate)
+        self._endpointer = Endpointer(ep)
+        self._pre_roll = ep.pre_roll_ms * SAMPLE_RATE // 1000
+        self._tail = min(TAIL_MS, ep.trailing_silence_ms) * SAMPLE_RATE // 1000
+        capacity = int((ep.max_utterance_seconds + 2) * SAMPLE_RATE) + self._pre_roll
+        self._buffer = AudioBuffer(capacity)
+        self._interim_step = int(options.interim_interval_s * SAMPLE_RATE)
+        self.utterance_index = 0  # index of the next / current utterance
+        self._utt_audio_start: int | None = None  # absolute sample where the open utterance's audio starts
+        self._utt_speech_start = 0
+        self._pending_end: SpeechEnd | None = None  # waiting for its tail audio
+        self._next_interim = 0
+        self.finished = False
+
+    # -- public -------------------------------------------------------------------------
+    @property
+    def stream_seconds(self) -> float:
+        return self._buffer.end / SAMPLE_RATE
+
+    @property
+    def in_utterance(self) -> bool:
+        return self._utt_audio_start is not None
+
+    def push(self, data: bytes) -> list[SessionEvent]:
+        if self.finished:
+            raise RuntimeError("push() after finish()")
+        return self._feed(self._decoder.decode(data))
+
+    def finish(self) -> list[SessionEvent]:
+        """End of stream: flush the resampler and close an open utterance."""
+        if self.finished:
+            return []
+        events = self._feed(self._decoder.flush())
+        self.finished = True
+        if self._pending_end is not None:
+            events += self._close(self._pending_end)
+        for boundary in self._endpointer.finish():
+            events += self._boundary(boundary)
+        if self._pending_end is not None:
+            events += self._close(self._pending_end)
+        return events
+
+    # -- internals ----------------------------------------------------------------------
+    def _feed(self, audio: np.ndarray) -> list[SessionEvent]:
+        self._buffer.append(audio)
+        events: list[SessionEvent] = []
+        for boundary in self._endpointer.push(audio):
+            events += self._boundary(boundary)
+        if self._pending_end is not None and self._buffer.end >= self._pending_end.frame * FRAME_SAMPLES + self._tail:
+            events += self._close(self._pending_end)
+        if self.in_utterance and self._pending_end is None:
+            events += self._maybe_interim()
+        if not self.in_utterance:
+            self._buffer.discard_before(self._buffer.end - self._pre_roll)
+        return events
+
+    def _boundary(self, boundary: SpeechStart | SpeechEnd) -> list[SessionEvent]:
+        if isinstance(boundary, SpeechStart):
+            start = boundary.frame * FRAME_SAMPLES
+            if self._pending_end is not None:  # previous utterance's tail overlaps; close it now
+                events = self._close(self._pending_end)
+            else:
+                events = []
+            self._utt_speech_start = start
+            self._utt_audio_start = start if self._forced_continuation else max(0, start - self._pre_roll)
+            self._forced_continuation = False
+            self._next_interim = start + self._interim_step
+            return events + [SpeechStarted(self.utterance_index, start / SAMPLE_RATE)]
+        if boundary.forced:
+            self._forced_continuation = True
+            return self._close(boundary)
+        self._pending_end = boundary
+        return [SpeechEnded(self.utterance_index, boundary.frame * FRAME_SAMPLES / SAMPLE_RATE)]
+
+    _forced_continuation = False
+
+    def _close(self, boundary: SpeechEnd) -> list[SessionEvent]:
+        end = boundary.frame * FRAME_SAMPLES
+        tail = 0 if boundary.forced else self._tail
+        assert self._utt_audio_start is not None
+        audio = self._buffer.slice(self._utt_audio_start, end + tail)
+        utt = Utterance(
+            index=self.utterance_index,
+            audio=audio,
+            start=self._utt_speech_start / SAMPLE_RATE,
+            end=end / SAMPLE_RATE,
+            audio_offset=self._utt_audio_start / SAMPLE_RATE,
+            detected_at=time.monotonic(),
+        )
+        events: list[SessionEvent] = []
+        if boundary.forced:
+            events.append(SpeechEnded(self.utterance_index, end / SAMPLE_RATE))
+        events.append(utt)
+        self.utterance_index += 1
+        self._utt_audio_start = None
+        self._pending_end = None
+        return events
+
+    def _maybe_interim(self) -> list[SessionEvent]:
+        if not self.options.interim_results or self._buffer.end < self._next_interim:
+            return []
+        self._next_interim = self._buffer.end + self._interim_step
+        assert self._utt_audio_start is not None
+        return [InterimRequest(
+            index=self.utterance_index,
+            audio=self._buffer.slice(self._utt_audio_start, self._buffer.end),
+            start=self._utt_speech_start / SAMPLE_RATE,
+            end=self._buffer.end / SAMPLE_RATE,
+            audio_offset=self._utt_audio_start / SAMPLE_RATE,
+            detected_at=time.monotonic(),
+        )]
