@@ -9,11 +9,10 @@ PORT   ?= 50051
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 STAMP  := $(VENV)/.stamp
 
-.PHONY: venv serve test protos test-audio bench clean
+.PHONY: venv serve test protos test-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -22,10 +21,10 @@ venv: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/voice serve --host $(HOST) --port $(PORT)
 
-test-audio:
-	$(PYTHON) tools/install_test_audio.py
+test-deps:
+	$(PYTHON) tools/install_test_deps.py
 
-test: $(STAMP) test-audio
+test: $(STAMP) test-deps
 	$(PY) -m pytest -q tests
 
 protos: $(STAMP)

@@ -104,7 +104,8 @@ def cmd_transcribe(args) -> int:
             for response in stub.StreamingRecognize(_requests(raw, args, sent_at)):
                 now = time.monotonic()
                 if args.json:
-                    obj = MessageToDict(response, preserving_proto_field_name=True)
+                    obj = MessageToDict(response, preserving_proto_field_name=True,
+                                          always_print_fields_with_no_presence=True)
                     for result in response.results:
                         if result.is_final and args.realtime:
                             sent = _sent_time(sent_at, result.result_end_time.ToTimedelta().total_seconds())

@@ -1,0 +1,132 @@
+"""Config loading/validation, device choice, embedded model resolution, stub regeneration."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from voice.config import Config, ConfigError, load_config
+from voice.models import (
+    ModelNotFound,
+    assemble_whisper_base,
+    choose_device,
+    embedded_voice_path,
+    find_voice_files,
+    resolve_whisper_model,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    "device, compute, cuda, expected",
+    [
+        ("auto", "auto", 0, ("cpu", "int8")),
+        ("auto", "auto", 1, ("cuda", "float16")),
+        ("cpu", "auto", 2, ("cpu", "int8")),
+        ("cuda", "auto", 1, ("cuda", "float16")),
+        ("auto", "int8_float16", 1, ("cuda", "int8_float16")),
+        ("cpu", "float32", 0, ("cpu", "float32")),
+    ],
+)
+def test_choose_device(device, compute, cuda, expected):
+    choice = choose_device(device, compute, cuda)
+    assert (choice.device, choice.compute_type) == expected
+
+
+def test_choose_device_rejects_cuda_without_gpu():
+    with pytest.raises(ValueError, match="no CUDA device"):
+        choose_device("cuda", "auto", 0)
+    with pytest.raises(ValueError, match="asr.device"):
+        choose_device("tpu", "auto", 0)
+
+
+def test_config_file_env_and_overrides(tmp_path):
+    cfg_file = tmp_path / "voice.toml"
+    cfg_file.write_text('[server]\nport = 6000\n[asr]\nbeam_size = 2\n[endpointing]\ntrailing_silence_ms = 400\n')
+    cfg = load_config(cfg_file, env={"VOICE_ASR_MODEL": "tiny.en", "VOICE_CACHE_DIR": str(tmp_path)}, host="127.0.0.1")
+    assert cfg.server.port == 6000 and cfg.server.host == "127.0.0.1"
+    assert cfg.asr.beam_size == 2 and cfg.asr.model == "tiny.en"
+    assert cfg.endpointing.trailing_silence_ms == 400
+    assert cfg.cache_dir == tmp_path
+    with pytest.raises(Exception):
+        cfg.server.port = 1  # frozen
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("[server]\nport = 70000\n", "server.port"),
+        ("[asr]\nbeam_size = 0\n", "asr.beam_size"),
+        ("[endpointing]\nvad_aggressiveness = 4\n", "endpointing.vad_aggressiveness"),
+        ("[asr]\nunknown_key = 1\n", "unknown_key"),
+        ("[bogus]\n", "bogus"),
+        ("not toml ===", "not valid TOML"),
+    ],
+)
+def test_config_errors_name_the_field(tmp_path, text, field):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=field):
+        load_config(path, env={})
+
+
+def test_config_missing_file():
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("/nonexistent/voice.toml", env={})
+
+
+def test_whisper_base_assembled_once_atomically(tmp_path):
+    path = assemble_whisper_base(tmp_path)
+    assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.json"} <= {p.name for p in path.iterdir()}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary dir left behind"
+    stamp = (path / "model.bin").stat().st_mtime_ns
+    assert assemble_whisper_base(tmp_path) == path
+    assert (path / "model.bin").stat().st_mtime_ns == stamp, "reassembled although complete"
+    # a truncated model.bin (interrupted copy by an older tool, disk full...) is rebuilt
+    size = (path / "model.bin").stat().st_size
+    with open(path / "model.bin", "r+b") as fh:
+        fh.truncate(size // 2)
+    assemble_whisper_base(tmp_path)
+    assert (path / "model.bin").stat().st_size == size
+
+
+def test_resolve_models(tmp_path):
+    assert (resolve_whisper_model("tiny.en", tmp_path) / "model.bin").is_file()
+    base = resolve_whisper_model("base", tmp_path)
+    # any local CTranslate2 directory works, by path or by configured name
+    assert resolve_whisper_model(str(base), tmp_path) == base
+    assert resolve_whisper_model("mine", tmp_path, {"mine": str(base)}) == base
+    with pytest.raises(ModelNotFound, match="neither a known name"):
+        resolve_whisper_model("/no/such/model", tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelNotFound, match="missing config.json"):
+        resolve_whisper_model(str(tmp_path / "empty"), tmp_path)
+
+
+def test_voice_files(tmp_path):
+    onnx = embedded_voice_path()
+    assert onnx.name == "en_US-joe-medium.onnx"
+    assert find_voice_files([str(onnx.parent)]) == [onnx]
+    lonely = tmp_path / "x.onnx"
+    lonely.write_bytes(b"")
+    with pytest.raises(ModelNotFound, match="no config"):
+        find_voice_files([str(lonely)])
+
+
+def test_regenerating_stubs_leaves_no_diff(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import gen_protos
+    finally:
+        sys.path.pop(0)
+    written = gen_protos.generate(tmp_path)
+    committed = ROOT / "voice" / "v1"
+    names = sorted(p.name for p in written)
+    assert names == sorted(p.name for p in committed.iterdir() if p.is_file()), "voice/v1 must hold generated files only"
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "voice" / "v1", committed, names, shallow=False)
+    assert not mismatch and not errors, f"stale generated stubs: {mismatch or errors}; run `make protos`"
