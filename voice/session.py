@@ -116,6 +116,8 @@ class RecognitionSession:
         self._decoder = AudioDecoder(options.encoding, options.sample_rate)
         self._endpointer = Endpointer(ep)
         self._pre_roll = ep.pre_roll_ms * SAMPLE_RATE // 1000
+        # kept outside speech: the pre-roll plus the frames the start decision looks back on
+        self._keep = self._pre_roll + (ep.speech_start_ms + 2 * 20) * SAMPLE_RATE // 1000
         self._tail = min(TAIL_MS, ep.trailing_silence_ms) * SAMPLE_RATE // 1000
         capacity = int((ep.max_utterance_seconds + 2) * SAMPLE_RATE) + self._pre_roll
         self._buffer = AudioBuffer(capacity)
@@ -165,8 +167,10 @@ class RecognitionSession:
             events += self._close(self._pending_end)
         if self.in_utterance and self._pending_end is None:
             events += self._maybe_interim()
-        if not self.in_utterance:
-            self._buffer.discard_before(self._buffer.end - self._pre_roll)
+        keep_from = self._buffer.end - self._keep
+        if self._utt_audio_start is not None:
+            keep_from = min(keep_from, self._utt_audio_start)
+        self._buffer.discard_before(keep_from)
         return events
 
     def _boundary(self, boundary: SpeechStart | SpeechEnd) -> list[SessionEvent]:
