@@ -19,8 +19,8 @@ from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer
 
 from conftest import pick_prompts, wer
 
-WER_LIMITS = {"en": 0.12, "es": 0.25, "fr": 0.30}
-PROMPTS_PER_LANGUAGE = 6
+WER_LIMITS = {"en": 0.10, "es": 0.22, "fr": 0.36}
+PROMPTS_PER_LANGUAGE = 12
 
 
 def stream_requests(data: bytes, encoding, rate: int, language: str = "", interim: bool = False,
