@@ -3,6 +3,7 @@
     voice-client transcribe FILE --server HOST:PORT [--language xx] [--realtime] [--json]
     voice-client say TEXT --server HOST:PORT [--voice NAME] -o out.wav
     voice-client voices --server HOST:PORT [--json]
+    voice-client health --server HOST:PORT      (exit 0 when SERVING; for healthchecks)
 
 ``transcribe`` streams a WAV file (any rate; 8 kHz mu-law / A-law telephone audio is sent
 as is) over StreamingRecognize in chunks of ``--chunk-ms`` (20-100 ms), optionally at
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("voices", help="list the server's voices")
     v.add_argument("--server", default="localhost:50051")
     v.add_argument("--json", action="store_true")
+    h = sub.add_parser("health", help="exit 0 when the server reports SERVING")
+    h.add_argument("--server", default="localhost:50051")
+    h.add_argument("--service", default="", help="service name (default: the whole server)")
+    h.add_argument("--timeout", type=float, default=5.0)
     return p
 
 
@@ -176,9 +181,25 @@ def cmd_voices(args) -> int:
     return 0
 
 
+def cmd_health(args) -> int:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(args.server) as channel:
+        try:
+            resp = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+        except grpc.RpcError as exc:
+            print(f"voice-client: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+    print(status)
+    return 0 if resp.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"transcribe": cmd_transcribe, "say": cmd_say, "voices": cmd_voices}[args.command](args)
+    commands = {"transcribe": cmd_transcribe, "say": cmd_say, "voices": cmd_voices, "health": cmd_health}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":
