@@ -16,7 +16,8 @@ from grpc_reflection.v1alpha import reflection
 
 from .config import Config
 from .engine import SpeechEngine
-from .servicer import RecognizerServicer, SynthesizerServicer
+from .asr_servicer import RecognizerServicer
+from .tts_servicer import SynthesizerServicer
 from .v1 import recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
 
 _LOGGER = logging.getLogger(__name__)

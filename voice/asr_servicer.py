@@ -1,4 +1,5 @@
-"""gRPC servicers of ``voice.v1``: the only place that knows protobuf.
+"""gRPC Recognizer servicer; with :mod:`voice.servicer_common` and
+:mod:`voice.tts_servicer` the only places that know protobuf.
 
 Requests become plain options at the door (validated, ``INVALID_ARGUMENT`` naming the
 field), the streaming core and the engine do the work, and results become protobuf on the
@@ -11,21 +12,20 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 import grpc
 import numpy as np
-from google.protobuf.duration_pb2 import Duration
 
 import kernels
 
 from .asr import normalize_language
-from .audio import AudioFormatError, Encoding, bytes_to_int16, check_rate, int16_to_bytes, looks_like_container, read_audio_bytes
+from .audio import AudioFormatError, Encoding, bytes_to_int16, check_rate, looks_like_container, read_audio_bytes
 from .config import ConfigError, EndpointingDefaults
 from .engine import SpeechEngine
+from .servicer_common import ENCODINGS, InvalidArgument, duration as _duration
 from .recognition import RecognitionResult, build_result, decode_options, recognize_audio
 from .session import InterimRequest, RecognitionSession, SpeechEnded, SpeechStarted, StreamOptions, Utterance
-from .v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
+from .v1 import recognizer_pb2, recognizer_pb2_grpc
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,24 +34,6 @@ _LOGGER = logging.getLogger(__name__)
 MAX_PENDING_UTTERANCES = 4
 # responses waiting to be sent per stream
 MAX_PENDING_RESPONSES = 64
-
-_ENCODINGS = {
-    audio_pb2.LINEAR16: Encoding.LINEAR16,
-    audio_pb2.MULAW: Encoding.MULAW,
-    audio_pb2.ALAW: Encoding.ALAW,
-}
-_ENCODINGS_OUT = {v: k for k, v in _ENCODINGS.items()}
-
-
-class InvalidArgument(ValueError):
-    pass
-
-
-def _duration(seconds: float) -> Duration:
-    d = Duration()
-    d.FromNanoseconds(int(round(seconds * 1e9)))
-    return d
-
 
 def endpointing_from_pb(pb: recognizer_pb2.EndpointingConfig, defaults: EndpointingDefaults) -> EndpointingDefaults:
     values = {
@@ -75,10 +57,10 @@ def options_from_pb(config: recognizer_pb2.RecognitionConfig, engine: SpeechEngi
     encoding = Encoding.LINEAR16
     rate = 16000
     if raw_audio:
-        if config.encoding not in _ENCODINGS:
+        if config.encoding not in ENCODINGS:
             raise InvalidArgument(
                 f"config.encoding: unsupported or missing encoding {config.encoding} (use LINEAR16, MULAW or ALAW)")
-        encoding = _ENCODINGS[config.encoding]
+        encoding = ENCODINGS[config.encoding]
         try:
             rate = check_rate(config.sample_rate_hertz, "config.sample_rate_hertz")
         except AudioFormatError as exc:
@@ -271,65 +253,3 @@ class RecognizerServicer(recognizer_pb2_grpc.RecognizerServicer):
                 with contextlib.suppress(BaseException):
                     await task
             self.active_streams -= 1
-
-
-class SynthesizerServicer(synthesizer_pb2_grpc.SynthesizerServicer):
-    def __init__(self, engine: SpeechEngine):
-        self.engine = engine
-
-    async def ListVoices(self, request, context):
-        want = (request.language_code or "").replace("_", "-").lower()
-        voices = [
-            synthesizer_pb2.Voice(name=v.name, language_code=v.language, sample_rate_hertz=v.sample_rate,
-                                  quality=v.quality, num_speakers=v.num_speakers, neural=v.neural)
-            for v in self.engine.catalogue
-            if not want or v.language.lower() == want or v.language.lower().split("-")[0] == want.split("-")[0]
-        ]
-        return synthesizer_pb2.ListVoicesResponse(voices=voices)
-
-    async def Synthesize(self, request, context):
-        if not self.engine.ready.is_set():
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "models are still loading; watch grpc.health.v1")
-        try:
-            if not request.text.strip():
-                raise InvalidArgument("text: must not be empty")
-            try:
-                voice = self.engine.catalogue.select(request.voice, request.language_code)
-            except KeyError as exc:
-                field = "voice" if request.voice else "language_code"
-                raise InvalidArgument(f"{field}: {exc.args[0]}") from None
-            encoding = Encoding.LINEAR16
-            if request.encoding != audio_pb2.ENCODING_UNSPECIFIED:
-                if request.encoding not in _ENCODINGS:
-                    raise InvalidArgument(f"encoding: unsupported encoding {request.encoding}")
-                encoding = _ENCODINGS[request.encoding]
-            rate = voice.sample_rate
-            if request.sample_rate_hertz:
-                try:
-                    rate = check_rate(request.sample_rate_hertz)
-                except AudioFormatError as exc:
-                    raise InvalidArgument(str(exc)) from None
-            speaking_rate = request.speaking_rate or 1.0
-            if not 0.25 <= speaking_rate <= 4.0:
-                raise InvalidArgument(f"speaking_rate: must be between 0.25 and 4.0, got {speaking_rate}")
-        except InvalidArgument as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-
-        sentences = self.engine.synthesize(request.text, voice, speaking_rate)
-        resampler = kernels.StreamingResampler(voice.sample_rate, rate) if rate != voice.sample_rate else None
-        done = object()
-        last_index = 0
-        while (item := await self.engine.run_tts(next, sentences, done)) is not done:
-            last_index = item.index
-            pcm = item.audio
-            if resampler is not None:
-                pcm = kernels.float32_to_int16(resampler.process(kernels.int16_to_float32(pcm)))
-            yield synthesizer_pb2.SynthesizeResponse(
-                audio_content=int16_to_bytes(pcm, encoding), encoding=_ENCODINGS_OUT[encoding],
-                sample_rate_hertz=rate, sentence_index=item.index, text=item.text)
-        if resampler is not None:
-            tail = kernels.float32_to_int16(resampler.flush())
-            if tail.size:
-                yield synthesizer_pb2.SynthesizeResponse(
-                    audio_content=int16_to_bytes(tail, encoding), encoding=_ENCODINGS_OUT[encoding],
-                    sample_rate_hertz=rate, sentence_index=last_index)
