@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import filecmp
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from voice.config import Config, ConfigError, load_config
+from voice.config import ConfigError, load_config
 from voice.models import (
     ModelNotFound,
     assemble_whisper_base,

@@ -9,7 +9,7 @@ import soundfile as sf
 import kernels
 from voice.audio import AudioFormatError, Encoding
 from voice.config import EndpointingDefaults
-from voice.session import InterimRequest, RecognitionSession, SpeechEnded, SpeechStarted, StreamOptions, Utterance
+from voice.session import InterimRequest, RecognitionSession, SpeechStarted, StreamOptions, Utterance
 
 from conftest import pick_prompts
 
