@@ -9,7 +9,15 @@ import soundfile as sf
 import kernels
 from voice.audio import AudioFormatError, Encoding
 from voice.config import EndpointingDefaults
-from voice.session import InterimRequest, RecognitionSession, SpeechStarted, StreamOptions, Utterance
+from voice.session import (
+    InterimRequest,
+    RecognitionSession,
+    SpeculativeFinal,
+    SpeechStarted,
+    SpeechTimeout,
+    StreamOptions,
+    Utterance,
+)
 
 from conftest import pick_prompts
 
@@ -29,7 +37,7 @@ def feed(session, data: bytes, chunk: int):
 
 
 def kinds(events):
-    return [type(e).__name__ for e in events if not isinstance(e, InterimRequest)]
+    return [type(e).__name__ for e in events if not isinstance(e, (InterimRequest, SpeculativeFinal))]
 
 
 def test_one_prompt_one_utterance():
@@ -39,7 +47,7 @@ def test_one_prompt_one_utterance():
     s = RecognitionSession(StreamOptions(sample_rate=8000))
     events = feed(s, data, 1600)  # 100 ms chunks
     assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Utterance"]
-    start, end, utt = events
+    start, end, utt = [e for e in events if not isinstance(e, SpeculativeFinal)]
     assert 0.9 <= start.time <= 1.3, start  # speech begins after 1 s of silence
     assert utt.start == start.time and utt.end == end.time
     speech_len = len(pcm) / 8000
@@ -145,3 +153,46 @@ def test_resampled_rates_keep_stream_time():
         s.push(np.zeros(rate * 2, np.int16).tobytes())
         s.finish()
         assert s.stream_seconds == pytest.approx(2.0, abs=1e-3), rate
+
+
+def test_speculative_final_audio_equals_the_final():
+    pcm, _ = prompt_pcm()
+    data = np.concatenate([np.zeros(4000, np.int16), pcm, np.zeros(8000, np.int16)]).tobytes()
+    events = feed(RecognitionSession(StreamOptions(sample_rate=8000)), data, 800)
+    specs = [e for e in events if isinstance(e, SpeculativeFinal)]
+    (utt,) = [e for e in events if isinstance(e, Utterance)]
+    last = specs[-1]
+    # offered before the endpoint (trailing silence 600 ms) was reached
+    assert events.index(last) < events.index(utt)
+    assert (last.index, last.start, last.end) == (utt.index, utt.start, utt.end)
+    np.testing.assert_array_equal(last.audio, utt.audio)
+
+
+def test_flush_finalises_now():
+    pcm, _ = prompt_pcm()
+    s = RecognitionSession(StreamOptions(sample_rate=8000))
+    half = pcm[: pcm.size // 2].tobytes()
+    events = s.push(half)
+    assert any(isinstance(e, SpeechStarted) for e in events)
+    flushed = s.flush()
+    assert kinds(flushed) == ["SpeechEnded", "Utterance"]
+    utt = flushed[-1]
+    assert utt.end == pytest.approx(pcm.size / 2 / 8000, abs=0.05)
+    assert s.flush() == []  # nothing open
+    # the stream goes on: the rest of the prompt is a new utterance
+    rest = feed(s, pcm[pcm.size // 2:].tobytes() + np.zeros(8000, np.int16).tobytes(), 800)
+    assert [e.index for e in rest if isinstance(e, Utterance)] == [1]
+
+
+def test_speech_timeout_event():
+    ep = EndpointingDefaults(speech_timeout_ms=2000)
+    s = RecognitionSession(StreamOptions(sample_rate=8000, endpointing=ep))
+    events = feed(s, np.zeros(8000 * 5, np.int16).tobytes(), 800)
+    timeouts = [e for e in events if isinstance(e, SpeechTimeout)]
+    assert len(timeouts) == 1 and timeouts[0].time == pytest.approx(2.0)
+    pcm, _ = prompt_pcm()
+    s = RecognitionSession(StreamOptions(sample_rate=8000, endpointing=ep))
+    events = feed(s, np.concatenate([pcm, np.zeros(8000 * 3, np.int16)]).tobytes(), 800)
+    (utt,) = [e for e in events if isinstance(e, Utterance)]
+    (timeout,) = [e for e in events if isinstance(e, SpeechTimeout)]
+    assert timeout.time == pytest.approx(utt.end + 2.0)  # counted from the end of the utterance

@@ -71,3 +71,18 @@ def test_partial_frames_are_carried():
 def test_real_vad_on_silence_and_tone():
     ep = Endpointer(EndpointingDefaults(vad_aggressiveness=3))
     assert ep.push(np.zeros(16000, dtype=np.float32)) == []
+
+
+def test_max_utterance_cuts_in_the_latest_pause():
+    # 1 s max = 50 frames; a 4-frame pause at frames 35-38 is where the cut goes
+    script = "1" * 35 + "0000" + "1" * 40 + "0" * 20
+    events = run(script, max_utterance_seconds=1, trailing_silence_ms=200)
+    assert events[:3] == [SpeechStart(0), SpeechEnd(37, forced=True), SpeechStart(37)]
+    assert events[-1] == SpeechEnd(79)
+
+
+def test_force_end():
+    ep = ScriptedEndpointer(EndpointingDefaults(speech_start_ms=20), "1" * 10)
+    assert ep.push(np.zeros(FRAME_SAMPLES * 10, np.float32)) == [SpeechStart(0)]
+    assert ep.force_end() == [SpeechEnd(10)]
+    assert ep.force_end() == [] and not ep.in_speech

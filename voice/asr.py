@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ class Transcript:
     language_probability: float
     confidence: float
     words: tuple[Word, ...] = ()
+    language_probs: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -57,9 +58,25 @@ class Transcript:
 @dataclass(frozen=True)
 class DecodeOptions:
     language: str | None = None  # Whisper code; None = detect
+    # detection restricted to these (the declared ``language`` first, preferred); () = any
+    candidates: tuple[str, ...] = ()
     word_timestamps: bool = False
     beam_size: int = 5
     interim: bool = False  # cheaper settings for interim re-decodes
+    prefix: str = ""  # committed text the hypothesis must start with
+    hints: tuple[str, ...] = ()  # phrase hints (prompted to the decoder)
+
+
+# the declared language wins unless another candidate is this many times more likely
+DECLARED_LANGUAGE_MARGIN = 2.0
+
+
+def pick_language(probs: dict[str, float], candidates: tuple[str, ...], declared: str | None) -> str:
+    """Most likely candidate language; the declared one is kept unless clearly beaten."""
+    best = max(candidates, key=lambda c: probs.get(c, 0.0))
+    if declared and declared in candidates and probs.get(best, 0.0) < DECLARED_LANGUAGE_MARGIN * probs.get(declared, 0.0):
+        return declared
+    return best
 
 
 class WhisperRecognizer:
@@ -84,18 +101,35 @@ class WhisperRecognizer:
         self.languages = whisper_languages() if self.multilingual else frozenset({"en"})
         _LOGGER.info("Loaded Whisper %s from %s on %s/%s", name, model_dir, device.device, device.compute_type)
 
-    def check_language(self, language: str | None) -> None:
+    def check_language(self, language: str | None, field: str = "language_code") -> None:
         if language is not None and language not in self.languages:
-            raise ValueError(f"language_code {language!r} is not supported by model {self.name!r}")
+            raise ValueError(f"{field} {language!r} is not supported by model {self.name!r}")
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
         """Decode 16 kHz float32 mono audio (blocking)."""
         self.check_language(options.language)
-        language = options.language if self.multilingual else "en"
+        if not self.multilingual:
+            return self._decode(audio, options, "en")
+        candidates = tuple(dict.fromkeys(c for c in options.candidates if c))
+        if len(candidates) == 1:
+            return self._decode(audio, options, candidates[0])
+        if not candidates:
+            return self._decode(audio, options, options.language)
+        # one pass with detection; a second only when Whisper's pick is not an allowed one
+        first = self._decode(audio, options, None)
+        choice = pick_language(first.language_probs, candidates, options.language)
+        if choice == first.language:
+            return first
+        return self._decode(audio, options, choice)
+
+    def _decode(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
         cfg = self._cfg
+        prompt = ", ".join(options.hints) if options.hints else None
         segments, info = self._model.transcribe(
             audio,
             language=language,
+            initial_prompt=prompt,
+            prefix=options.prefix or None,
             beam_size=1 if options.interim else options.beam_size,
             temperature=0.0 if options.interim else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
             word_timestamps=options.word_timestamps,
@@ -125,10 +159,12 @@ class WhisperRecognizer:
                 words.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
         text = " ".join(texts).strip()
         confidence = weighted / total if total else 0.0
+        probs = dict(info.all_language_probs or ()) or {info.language: float(info.language_probability)}
         return Transcript(
             text=text,
             language=info.language,
             language_probability=float(info.language_probability),
             confidence=float(confidence),
             words=tuple(words),
+            language_probs=probs,
         )

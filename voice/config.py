@@ -47,6 +47,8 @@ class EndpointingDefaults:
     speech_start_ms: int = 60
     # audio kept before the detected onset, so the first phoneme is not clipped
     pre_roll_ms: int = 300
+    # no speech for this long -> a SPEECH_TIMEOUT event (0: never)
+    speech_timeout_ms: int = 0
 
     def validate(self) -> None:
         _check_range("endpointing.vad_aggressiveness", self.vad_aggressiveness, 0, 3)
@@ -54,6 +56,7 @@ class EndpointingDefaults:
         _check_range("endpointing.max_utterance_seconds", self.max_utterance_seconds, 1, 30)
         _check_range("endpointing.speech_start_ms", self.speech_start_ms, 20, 1000)
         _check_range("endpointing.pre_roll_ms", self.pre_roll_ms, 0, 1000)
+        _check_range("endpointing.speech_timeout_ms", self.speech_timeout_ms, 0, 600_000)
 
 
 @dataclass(frozen=True)

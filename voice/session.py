@@ -72,7 +72,28 @@ class InterimRequest:
     detected_at: float
 
 
-SessionEvent = SpeechStarted | SpeechEnded | Utterance | InterimRequest
+@dataclass(frozen=True)
+class SpeculativeFinal:
+    """Trailing silence has begun: the utterance's final audio, if no speech resumes.
+
+    If the :class:`Utterance` that follows has the same ``index`` and ``end``, its audio is
+    identical, so a decode started now can be used as the final (hiding the endpoint wait).
+    """
+
+    index: int
+    audio: np.ndarray = field(repr=False)
+    start: float
+    end: float
+    audio_offset: float
+    detected_at: float
+
+
+@dataclass(frozen=True)
+class SpeechTimeout:
+    time: float  # stream seconds when no speech had come for ``speech_timeout_ms``
+
+
+SessionEvent = SpeechStarted | SpeechEnded | Utterance | InterimRequest | SpeculativeFinal | SpeechTimeout
 
 
 class AudioBuffer:
@@ -127,6 +148,10 @@ class RecognitionSession:
         self._utt_speech_start = 0
         self._pending_end: SpeechEnd | None = None  # waiting for its tail audio
         self._next_interim = 0
+        self._speculated: tuple[int, int] | None = None  # (utterance, end frame) already offered
+        self._timeout = ep.speech_timeout_ms * SAMPLE_RATE // 1000
+        self._quiet_since = 0  # stream sample since which no utterance was open
+        self._timed_out = False
         self.finished = False
 
     # -- public -------------------------------------------------------------------------
@@ -142,6 +167,23 @@ class RecognitionSession:
         if self.finished:
             raise RuntimeError("push() after finish()")
         return self._feed(self._decoder.decode(data))
+
+    def flush(self) -> list[SessionEvent]:
+        """Client-forced end of utterance: finalise the open utterance now."""
+        if self.finished:
+            return []
+        events: list[SessionEvent] = []
+        if self._pending_end is not None:
+            return self._close(self._pending_end)
+        for boundary in self._endpointer.force_end():
+            events += self._boundary(boundary)
+        if self._pending_end is not None:
+            events += self._close(self._pending_end)
+        return events
+
+    def set_interim_interval(self, seconds: float) -> None:
+        """Adapt the interim cadence (the servicer slows it under load)."""
+        self._interim_step = int(seconds * SAMPLE_RATE)
 
     def finish(self) -> list[SessionEvent]:
         """End of stream: flush the resampler and close an open utterance."""
@@ -166,7 +208,9 @@ class RecognitionSession:
         if self._pending_end is not None and self._buffer.end >= self._pending_end.frame * FRAME_SAMPLES + self._tail:
             events += self._close(self._pending_end)
         if self.in_utterance and self._pending_end is None:
+            events += self._maybe_speculate()
             events += self._maybe_interim()
+        events += self._maybe_timeout()
         keep_from = self._buffer.end - self._keep
         if self._utt_audio_start is not None:
             keep_from = min(keep_from, self._utt_audio_start)
@@ -184,6 +228,7 @@ class RecognitionSession:
             self._utt_audio_start = start if self._forced_continuation else max(0, start - self._pre_roll)
             self._forced_continuation = False
             self._next_interim = start + self._interim_step
+            self._timed_out = False
             return events + [SpeechStarted(self.utterance_index, start / SAMPLE_RATE)]
         if boundary.forced:
             self._forced_continuation = True
@@ -213,7 +258,35 @@ class RecognitionSession:
         self.utterance_index += 1
         self._utt_audio_start = None
         self._pending_end = None
+        self._quiet_since = end
         return events
+
+    def _maybe_speculate(self) -> list[SessionEvent]:
+        ep = self._endpointer
+        if not ep.in_speech or ep.silence_run * FRAME_SAMPLES < self._tail:
+            return []
+        key = (self.utterance_index, ep.last_voiced_end)
+        if self._speculated == key:
+            return []
+        self._speculated = key
+        end = ep.last_voiced_end * FRAME_SAMPLES
+        assert self._utt_audio_start is not None
+        return [SpeculativeFinal(
+            index=self.utterance_index,
+            audio=self._buffer.slice(self._utt_audio_start, end + self._tail),
+            start=self._utt_speech_start / SAMPLE_RATE,
+            end=end / SAMPLE_RATE,
+            audio_offset=self._utt_audio_start / SAMPLE_RATE,
+            detected_at=time.monotonic(),
+        )]
+
+    def _maybe_timeout(self) -> list[SessionEvent]:
+        if not self._timeout or self._timed_out or self.in_utterance or self._endpointer.in_speech:
+            return []
+        if self._buffer.end - self._quiet_since < self._timeout:
+            return []
+        self._timed_out = True
+        return [SpeechTimeout((self._quiet_since + self._timeout) / SAMPLE_RATE)]
 
     def _maybe_interim(self) -> list[SessionEvent]:
         if not self.options.interim_results or self._buffer.end < self._next_interim:

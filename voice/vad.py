@@ -8,8 +8,9 @@ frame units of the stream. Rules:
   placed at the first of them;
 * speech ends after ``trailing_silence_ms`` of consecutive unvoiced frames; the end is placed
   after the last voiced frame;
-* an utterance longer than ``max_utterance_seconds`` is cut there (``forced=True``) and the
-  speech continues as a new utterance at once.
+* an utterance reaching ``max_utterance_seconds`` is cut (``forced=True``) in the middle of
+  the latest pause (unvoiced frames) in its second half, or at the limit if it has none;
+  the speech continues as a new utterance from the cut.
 """
 
 from __future__ import annotations
@@ -56,6 +57,16 @@ class Endpointer:
         self._silence_run = 0
         self._utt_start = 0
         self._last_voiced_end = 0
+        self._voiced: list[bool] = []  # decisions since _utt_start
+
+    @property
+    def silence_run(self) -> int:
+        """Consecutive unvoiced frames at the end of the open utterance."""
+        return self._silence_run
+
+    @property
+    def last_voiced_end(self) -> int:
+        return self._last_voiced_end
 
     def is_speech(self, frame: np.ndarray) -> bool:
         return self._vad.is_speech(kernels.float32_to_int16(frame).tobytes(), SAMPLE_RATE)
@@ -82,8 +93,10 @@ class Endpointer:
                 self._utt_start = frame - self._voiced_run + 1
                 self._last_voiced_end = frame + 1
                 self._silence_run = 0
+                self._voiced = [True] * self._voiced_run
                 out.append(SpeechStart(self._utt_start))
             return
+        self._voiced.append(voiced)
         if voiced:
             self._silence_run = 0
             self._last_voiced_end = frame + 1
@@ -93,9 +106,31 @@ class Endpointer:
                 self._close(self._last_voiced_end, out)
                 return
         if self.frames - self._utt_start >= self._max_frames:
-            out.append(SpeechEnd(self.frames, forced=True))
-            self._utt_start = self.frames
-            out.append(SpeechStart(self._utt_start))
+            cut = self._pause_cut()
+            out.append(SpeechEnd(cut, forced=True))
+            self._voiced = self._voiced[cut - self._utt_start:]
+            self._utt_start = cut
+            out.append(SpeechStart(cut))
+
+    def _pause_cut(self) -> int:
+        """Frame to cut a too-long utterance at: mid-point of its latest pause in the second half."""
+        half = len(self._voiced) // 2
+        j = len(self._voiced) - 1
+        while j >= half and self._voiced[j]:
+            j -= 1
+        if j < half:
+            return self.frames
+        end = j + 1
+        while j >= half and not self._voiced[j]:
+            j -= 1
+        return self._utt_start + (j + 1 + end) // 2
+
+    def force_end(self) -> list[Boundary]:
+        """Close the open utterance now (client-forced end of utterance)."""
+        out: list[Boundary] = []
+        if self.in_speech:
+            self._close(self.frames, out)
+        return out
 
     def _close(self, end: int, out: list[Boundary]) -> None:
         out.append(SpeechEnd(end))

@@ -16,37 +16,45 @@ class SpeechEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SPEECH_EVENT_UNSPECIFIED: _ClassVar[SpeechEventType]
     SPEECH_STARTED: _ClassVar[SpeechEventType]
     SPEECH_ENDED: _ClassVar[SpeechEventType]
+    SPEECH_TIMEOUT: _ClassVar[SpeechEventType]
 SPEECH_EVENT_UNSPECIFIED: SpeechEventType
 SPEECH_STARTED: SpeechEventType
 SPEECH_ENDED: SpeechEventType
+SPEECH_TIMEOUT: SpeechEventType
 
 class EndpointingConfig(_message.Message):
-    __slots__ = ("vad_aggressiveness", "trailing_silence_ms", "max_utterance_seconds", "speech_start_ms")
+    __slots__ = ("vad_aggressiveness", "trailing_silence_ms", "max_utterance_seconds", "speech_start_ms", "speech_timeout_ms")
     VAD_AGGRESSIVENESS_FIELD_NUMBER: _ClassVar[int]
     TRAILING_SILENCE_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_UTTERANCE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SPEECH_START_MS_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     vad_aggressiveness: int
     trailing_silence_ms: int
     max_utterance_seconds: float
     speech_start_ms: int
-    def __init__(self, vad_aggressiveness: _Optional[int] = ..., trailing_silence_ms: _Optional[int] = ..., max_utterance_seconds: _Optional[float] = ..., speech_start_ms: _Optional[int] = ...) -> None: ...
+    speech_timeout_ms: int
+    def __init__(self, vad_aggressiveness: _Optional[int] = ..., trailing_silence_ms: _Optional[int] = ..., max_utterance_seconds: _Optional[float] = ..., speech_start_ms: _Optional[int] = ..., speech_timeout_ms: _Optional[int] = ...) -> None: ...
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("encoding", "sample_rate_hertz", "language_code", "enable_word_time_offsets", "endpointing", "model")
+    __slots__ = ("encoding", "sample_rate_hertz", "language_code", "enable_word_time_offsets", "endpointing", "model", "alternative_language_codes", "phrase_hints")
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     ENABLE_WORD_TIME_OFFSETS_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTING_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    ALTERNATIVE_LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
+    PHRASE_HINTS_FIELD_NUMBER: _ClassVar[int]
     encoding: _audio_pb2.AudioEncoding
     sample_rate_hertz: int
     language_code: str
     enable_word_time_offsets: bool
     endpointing: EndpointingConfig
     model: str
-    def __init__(self, encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., language_code: _Optional[str] = ..., enable_word_time_offsets: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
+    alternative_language_codes: _containers.RepeatedScalarFieldContainer[str]
+    phrase_hints: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., language_code: _Optional[str] = ..., enable_word_time_offsets: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., model: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., phrase_hints: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StreamingRecognitionConfig(_message.Message):
     __slots__ = ("config", "interim_results")
@@ -57,12 +65,14 @@ class StreamingRecognitionConfig(_message.Message):
     def __init__(self, config: _Optional[_Union[RecognitionConfig, _Mapping]] = ..., interim_results: _Optional[bool] = ...) -> None: ...
 
 class StreamingRecognizeRequest(_message.Message):
-    __slots__ = ("streaming_config", "audio_content")
+    __slots__ = ("streaming_config", "audio_content", "flush")
     STREAMING_CONFIG_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_FIELD_NUMBER: _ClassVar[int]
     streaming_config: StreamingRecognitionConfig
     audio_content: bytes
-    def __init__(self, streaming_config: _Optional[_Union[StreamingRecognitionConfig, _Mapping]] = ..., audio_content: _Optional[bytes] = ...) -> None: ...
+    flush: bool
+    def __init__(self, streaming_config: _Optional[_Union[StreamingRecognitionConfig, _Mapping]] = ..., audio_content: _Optional[bytes] = ..., flush: _Optional[bool] = ...) -> None: ...
 
 class WordInfo(_message.Message):
     __slots__ = ("start_time", "end_time", "word", "confidence")

@@ -1,0 +1,134 @@
+"""One inference queue for all streams: finals first, stale interims dropped.
+
+Sessions submit decode jobs; a fixed number of worker threads (the CPU thread budget, or one
+per GPU batch slot) runs them in priority order: finals (never dropped) before interims.
+A stream has at most one interim waiting: a newer one replaces it and the old one resolves
+to ``None`` (counted in ``dropped_interims``). Results come back as asyncio futures on the
+submitting loop. ``load`` (waiting jobs per worker) lets sessions adapt their interim cadence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+_LOGGER = logging.getLogger(__name__)
+
+FINAL = 0
+INTERIM = 1
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    stream: Any = field(compare=False)
+    fn: Callable = field(compare=False)
+    args: tuple = field(compare=False)
+    future: asyncio.Future = field(compare=False)
+    loop: asyncio.AbstractEventLoop = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class DecodeScheduler:
+    def __init__(self, workers: int, name: str = "asr"):
+        self._heap: list[_Job] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._interims: dict[Any, _Job] = {}
+        self._closed = False
+        self.dropped_interims = 0
+        self.completed = {FINAL: 0, INTERIM: 0}
+        self.busy = 0
+        self.workers = workers
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    # -- submitting (event loop side) -------------------------------------------------
+    def submit(self, priority: int, stream: Any, fn: Callable, *args) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        job = _Job(priority, next(self._seq), stream, fn, args, loop.create_future(), loop)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("scheduler is closed")
+            if priority == INTERIM:
+                old = self._interims.get(stream)
+                if old is not None and not old.cancelled:
+                    old.cancelled = True
+                    self.dropped_interims += 1
+                    loop.call_soon(_resolve, old.future, None, None)
+                self._interims[stream] = job
+            heapq.heappush(self._heap, job)
+            self._cond.notify()
+        return job.future
+
+    def forget(self, stream: Any) -> None:
+        """Drop a departed stream's waiting jobs (its futures are cancelled)."""
+        with self._cond:
+            for job in self._heap:
+                if job.stream == stream and not job.cancelled:
+                    job.cancelled = True
+                    job.loop.call_soon_threadsafe(job.future.cancel)
+            self._interims.pop(stream, None)
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return sum(1 for j in self._heap if not j.cancelled)
+
+    @property
+    def waiting_finals(self) -> int:
+        with self._cond:
+            return sum(1 for j in self._heap if not j.cancelled and j.priority == FINAL)
+
+    @property
+    def load(self) -> float:
+        """Jobs running or waiting, per worker (1.0 = every worker busy, nothing queued)."""
+        return (self.busy + self.waiting) / self.workers
+
+    # -- workers ------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and not self._heap:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                job = heapq.heappop(self._heap)
+                if job.cancelled:
+                    continue
+                if job.priority == INTERIM and self._interims.get(job.stream) is job:
+                    del self._interims[job.stream]
+                self.busy += 1
+            try:
+                result, error = job.fn(*job.args), None
+            except BaseException as exc:  # delivered to the awaiting coroutine
+                result, error = None, exc
+            finally:
+                with self._cond:
+                    self.busy -= 1
+                    self.completed[job.priority] += 1
+            job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            for job in self._heap:
+                job.loop.call_soon_threadsafe(job.future.cancel)
+            self._heap.clear()
+            self._cond.notify_all()
+
+
+def _resolve(future: asyncio.Future, result, error) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
