@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,7 @@ class WhisperRecognizer:
             str(model_dir),
             device=device.device,
             compute_type=device.compute_type,
-            cpu_threads=cfg.cpu_threads,
+            cpu_threads=max(1, (cfg.cpu_threads or os.cpu_count() or 1) // cfg.num_workers),
             num_workers=cfg.num_workers,
             local_files_only=True,
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 
 import grpc
 import numpy as np
@@ -23,8 +22,9 @@ from .audio import AudioFormatError, Encoding, bytes_to_int16, check_rate, looks
 from .config import ConfigError, EndpointingDefaults
 from .engine import SpeechEngine
 from .servicer_common import ENCODINGS, InvalidArgument, duration as _duration
-from .recognition import RecognitionResult, build_result, decode_options, recognize_audio
-from .session import InterimRequest, RecognitionSession, SpeechEnded, SpeechStarted, StreamOptions, Utterance
+from .recognition import RecognitionResult, recognize_audio
+from .session import StreamOptions
+from .streaming import InterimUpdate, Output, SpeechEvent, StreamDriver
 from .v1 import recognizer_pb2, recognizer_pb2_grpc
 
 _LOGGER = logging.getLogger(__name__)
@@ -99,27 +99,59 @@ def _alternative(result: RecognitionResult) -> recognizer_pb2.SpeechRecognitionA
     )
 
 
-def streaming_result_pb(result: RecognitionResult) -> recognizer_pb2.StreamingRecognizeResponse:
-    return recognizer_pb2.StreamingRecognizeResponse(
-        results=[recognizer_pb2.StreamingRecognitionResult(
-            alternatives=[_alternative(result)],
-            is_final=result.is_final,
-            stability=result.stability,
-            result_start_time=_duration(result.start),
-            result_end_time=_duration(result.end),
-            language_code=result.language,
-            utterance_index=result.utterance_index,
-            processing_latency=_duration(result.latency),
-        )],
+def language_candidates(config, engine: SpeechEngine, declared: str | None) -> tuple[str, ...]:
+    """The declared language first, then the alternatives (validated); () when none given."""
+    if not config.alternative_language_codes:
+        return ()
+    rec = engine.recognizer(config.model or None)
+    out = [declared] if declared else []
+    for i, code in enumerate(config.alternative_language_codes):
+        lang = normalize_language(code)
+        try:
+            rec.check_language(lang, f"alternative_language_codes[{i}]")
+        except ValueError as exc:
+            raise InvalidArgument(f"config.{exc}") from None
+        out.append(lang)
+    return tuple(dict.fromkeys(out))
+
+
+def phrase_hints(config) -> tuple[str, ...]:
+    hints = tuple(h.strip() for h in config.phrase_hints if h.strip())
+    if sum(len(h) for h in hints) > 1000:
+        raise InvalidArgument("config.phrase_hints: at most 1000 characters in all")
+    return hints
+
+
+def _result_pb(result: RecognitionResult) -> recognizer_pb2.StreamingRecognitionResult:
+    return recognizer_pb2.StreamingRecognitionResult(
+        alternatives=[_alternative(result)],
+        is_final=result.is_final,
+        stability=result.stability,
+        result_start_time=_duration(result.start),
+        result_end_time=_duration(result.end),
+        language_code=result.language,
         utterance_index=result.utterance_index,
+        processing_latency=_duration(result.latency),
     )
 
 
-@dataclass
-class _StreamState:
-    finals_sent: int = 0  # utterances whose final result has been queued
-    interim_task: asyncio.Task | None = None
-    error: InvalidArgument | None = None
+_EVENTS = {
+    "started": recognizer_pb2.SPEECH_STARTED,
+    "ended": recognizer_pb2.SPEECH_ENDED,
+    "timeout": recognizer_pb2.SPEECH_TIMEOUT,
+}
+
+
+def response_pb(item: Output) -> recognizer_pb2.StreamingRecognizeResponse:
+    if isinstance(item, SpeechEvent):
+        return recognizer_pb2.StreamingRecognizeResponse(
+            speech_event_type=_EVENTS[item.kind], speech_event_time=_duration(item.time),
+            utterance_index=item.utterance_index)
+    if isinstance(item, InterimUpdate):
+        parts = [p for p in (item.committed, item.tail) if p.transcript]
+        return recognizer_pb2.StreamingRecognizeResponse(
+            results=[_result_pb(p) for p in parts], utterance_index=item.committed.utterance_index)
+    return recognizer_pb2.StreamingRecognizeResponse(results=[_result_pb(item)], utterance_index=item.utterance_index)
 
 
 class RecognizerServicer(recognizer_pb2_grpc.RecognizerServicer):
@@ -177,39 +209,17 @@ class RecognizerServicer(recognizer_pb2_grpc.RecognizerServicer):
         if first.WhichOneof("streaming_request") != "streaming_config":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 "streaming_config: the first request must carry streaming_config, got audio_content")
+        sc = first.streaming_config
         try:
-            options = options_from_pb(first.streaming_config.config, self.engine,
-                                      interim_results=first.streaming_config.interim_results)
+            options = options_from_pb(sc.config, self.engine, interim_results=sc.interim_results)
+            candidates = language_candidates(sc.config, self.engine, options.language)
+            hints = phrase_hints(sc.config)
         except InvalidArgument as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"streaming_config.{exc}")
 
         self.active_streams += 1
-        session = RecognitionSession(options)
-        state = _StreamState()
-        jobs: asyncio.Queue = asyncio.Queue(MAX_PENDING_UTTERANCES)
-        out: asyncio.Queue = asyncio.Queue(MAX_PENDING_RESPONSES)
-        beam = self.engine.config.asr.beam_size
-
-        async def handle(events) -> None:
-            for event in events:
-                if isinstance(event, (SpeechStarted, SpeechEnded)):
-                    kind = recognizer_pb2.SPEECH_STARTED if isinstance(event, SpeechStarted) else recognizer_pb2.SPEECH_ENDED
-                    await out.put(recognizer_pb2.StreamingRecognizeResponse(
-                        speech_event_type=kind, speech_event_time=_duration(event.time),
-                        utterance_index=event.utterance_index))
-                elif isinstance(event, Utterance):
-                    await jobs.put(event)  # waits when MAX_PENDING_UTTERANCES are queued
-                elif isinstance(event, InterimRequest):
-                    busy = state.interim_task is not None and not state.interim_task.done()
-                    if not busy and jobs.empty():
-                        state.interim_task = asyncio.create_task(interim(event))
-
-        async def interim(req: InterimRequest) -> None:
-            transcript = await self.engine.transcribe_async(req.audio, decode_options(options, beam, interim=True),
-                                                            options.model)
-            if transcript.empty or state.finals_sent > req.index:
-                return
-            await out.put(streaming_result_pb(build_result(req, transcript, False, False)))
+        driver = StreamDriver(self.engine, options, self.engine.config.asr.beam_size, hints, candidates)
+        error: list[InvalidArgument] = []
 
         async def reader() -> None:
             try:
@@ -217,39 +227,24 @@ class RecognizerServicer(recognizer_pb2_grpc.RecognizerServicer):
                     kind = request.WhichOneof("streaming_request")
                     if kind == "streaming_config":
                         raise InvalidArgument("streaming_config: only the first request may carry a config")
-                    if kind is None:
-                        continue
                     try:
-                        events = session.push(request.audio_content)
+                        await driver.push(request.audio_content, request.flush)
                     except AudioFormatError as exc:
                         raise InvalidArgument(str(exc)) from None
-                    await handle(events)
             except InvalidArgument as exc:
-                state.error = exc  # keep what was accepted: finish it, then fail the call
-            await handle(session.finish())
-            await jobs.put(None)
+                error.append(exc)  # keep what was accepted: finish it, then fail the call
+            await driver.finish()
 
-        async def decoder() -> None:
-            opts = decode_options(options, beam)
-            while (utt := await jobs.get()) is not None:
-                transcript = await self.engine.transcribe_async(utt.audio, opts, options.model)
-                state.finals_sent = utt.index + 1
-                if not transcript.empty:
-                    await out.put(streaming_result_pb(build_result(utt, transcript, True, options.word_time_offsets)))
-            await out.put(None)
-
-        tasks = [asyncio.create_task(reader()), asyncio.create_task(decoder())]
+        read_task = asyncio.create_task(reader())
         try:
-            while (response := await out.get()) is not None:
-                yield response
-            await asyncio.gather(*tasks)
-            if state.error is not None:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(state.error))
+            async for item in driver.outputs():
+                yield response_pb(item)
+            await read_task
+            if error:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error[0]))
         finally:
-            for task in [*tasks, state.interim_task]:
-                if task is not None and not task.done():
-                    task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            read_task.cancel()
+            with contextlib.suppress(BaseException):
+                await read_task
+            await driver.close()
             self.active_streams -= 1

@@ -68,8 +68,9 @@ class AsrConfig:
     device: str = "auto"
     compute_type: str = "auto"
     beam_size: int = 5
-    cpu_threads: int = 0  # 0: all cores
-    num_workers: int = 1  # concurrent decodes per model
+    # CPU thread budget for decoding (0: all cores), split evenly across the workers
+    cpu_threads: int = 0
+    num_workers: int = 1  # concurrent decodes (scheduler workers)
     # seconds of speech between interim re-decodes
     interim_interval_s: float = 1.0
     # hallucination guards

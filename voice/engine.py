@@ -19,6 +19,7 @@ import numpy as np
 
 from .asr import DecodeOptions, Transcript, WhisperRecognizer
 from .config import Config
+from .scheduler import FINAL, DecodeScheduler
 from .models import (
     BUILTIN_ASR_MODELS,
     DeviceChoice,
@@ -42,7 +43,8 @@ class SpeechEngine:
         self._recognizers: dict[str, WhisperRecognizer] = {}
         self._synthesizers: dict[str, PiperSynthesizer] = {}
         self._load_lock = threading.Lock()
-        self._asr_pool = ThreadPoolExecutor(config.asr.num_workers, thread_name_prefix="asr")
+        # one queue for every stream's decodes: finals before interims (voice.scheduler)
+        self.scheduler = DecodeScheduler(config.asr.num_workers)
         self._tts_pool = ThreadPoolExecutor(2, thread_name_prefix="tts")
         self.catalogue = self._build_catalogue()
         self.ready = threading.Event()
@@ -120,9 +122,8 @@ class SpeechEngine:
         return await self.run_asr(self.transcribe, audio, options, model)
 
     async def run_asr(self, fn, *args):
-        """Run a blocking recognition step in the ASR pool."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._asr_pool, fn, *args)
+        """Run a blocking recognition step on the decode scheduler, at final priority."""
+        return await self.scheduler.submit(FINAL, None, fn, *args)
 
     async def run_tts(self, fn, *args):
         """Run a blocking TTS step (e.g. ``next`` on a synthesis iterator) in the TTS pool."""
@@ -133,5 +134,5 @@ class SpeechEngine:
         return self.synthesizer(voice).synthesize(text, speaking_rate)
 
     def close(self) -> None:
-        self._asr_pool.shutdown(wait=False, cancel_futures=True)
+        self.scheduler.close()
         self._tts_pool.shutdown(wait=False, cancel_futures=True)
