@@ -39,6 +39,11 @@ class SynthesizerStub:
                 request_serializer=voice_dot_v1_dot_synthesizer__pb2.SynthesizeRequest.SerializeToString,
                 response_deserializer=voice_dot_v1_dot_synthesizer__pb2.SynthesizeResponse.FromString,
                 _registered_method=True)
+        self.SynthesizeOnce = channel.unary_unary(
+                '/voice.v1.Synthesizer/SynthesizeOnce',
+                request_serializer=voice_dot_v1_dot_synthesizer__pb2.SynthesizeRequest.SerializeToString,
+                response_deserializer=voice_dot_v1_dot_synthesizer__pb2.SynthesizeOnceResponse.FromString,
+                _registered_method=True)
         self.ListVoices = channel.unary_unary(
                 '/voice.v1.Synthesizer/ListVoices',
                 request_serializer=voice_dot_v1_dot_synthesizer__pb2.ListVoicesRequest.SerializeToString,
@@ -50,7 +55,16 @@ class SynthesizerServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Synthesize(self, request, context):
-        """Text in, audio chunks out: at least one chunk per sentence, in order.
+        """Text in, audio chunks out: at least one chunk per sentence, in order. Chunks are
+        `chunk_duration_ms` long (the last of each sentence may be shorter); concatenated they are
+        the whole utterance, gapless. The first chunk comes as soon as the first clause is spoken.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SynthesizeOnce(self, request, context):
+        """The same, in one response (with a WAV header when `container` is WAV).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -70,6 +84,11 @@ def add_SynthesizerServicer_to_server(servicer, server):
                     servicer.Synthesize,
                     request_deserializer=voice_dot_v1_dot_synthesizer__pb2.SynthesizeRequest.FromString,
                     response_serializer=voice_dot_v1_dot_synthesizer__pb2.SynthesizeResponse.SerializeToString,
+            ),
+            'SynthesizeOnce': grpc.unary_unary_rpc_method_handler(
+                    servicer.SynthesizeOnce,
+                    request_deserializer=voice_dot_v1_dot_synthesizer__pb2.SynthesizeRequest.FromString,
+                    response_serializer=voice_dot_v1_dot_synthesizer__pb2.SynthesizeOnceResponse.SerializeToString,
             ),
             'ListVoices': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVoices,
@@ -104,6 +123,33 @@ class Synthesizer:
             '/voice.v1.Synthesizer/Synthesize',
             voice_dot_v1_dot_synthesizer__pb2.SynthesizeRequest.SerializeToString,
             voice_dot_v1_dot_synthesizer__pb2.SynthesizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SynthesizeOnce(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/voice.v1.Synthesizer/SynthesizeOnce',
+            voice_dot_v1_dot_synthesizer__pb2.SynthesizeRequest.SerializeToString,
+            voice_dot_v1_dot_synthesizer__pb2.SynthesizeOnceResponse.FromString,
             options,
             channel_credentials,
             insecure,
