@@ -88,6 +88,9 @@ class NumberLexicon:
                 key = tokenize(text).words
                 if key:
                     table[key] = number
+                    if "hundred" in key[:-1]:  # British "two hundred and fifty"
+                        k = key.index("hundred") + 1
+                        table[key[:k] + ("and",) + key[k:]] = number
         thousand_words = tokenize(engine.format_number(1000).text).words
         one = tokenize(engine.format_number(1).text).words
         if thousand_words[: len(one)] == one and len(thousand_words) > len(one):

@@ -1,0 +1,262 @@
+"""Slot filling by span matching against the domain's slot lists.
+
+Candidates are spans of the normalised text that match a list value (text lists), a
+number in a list's range, or a clock time. Which slot a candidate fills is decided by the
+predicted intent (which slots its templates use) and by a small learned context model:
+counts of the words left and right of each slot in the training sentences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from hassil.intents import RangeSlotList, TextSlotList
+from hassil.sample import sample_expression
+
+from .corpus import LanguageData, Sample, Template, template_slot_lists
+from .numbers import NumberSpan, TimeSpan, format_number
+from .text import Tokens, tokenize
+from .types import Slot
+
+_MAX_FORMS_PER_VALUE = 64
+_FUZZY_MIN_DICE = 0.75
+_FUZZY_MAX_FORMS = 400
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    start: int
+    end: int
+    list_name: str
+    value: str
+    exact: bool = True
+
+
+class SlotMatcher:
+    """Finds slot values in tokenised text for a given intent."""
+
+    def __init__(self, state: dict[str, Any]):
+        self.forms: dict[tuple[str, ...], list[tuple[str, str]]] = {
+            tuple(k.split(" ")): [tuple(e) for e in v] for k, v in state["forms"].items()
+        }
+        self.max_len = max((len(k) for k in self.forms), default=1)
+        self.ranges: dict[str, tuple[float, float]] = {k: tuple(v) for k, v in state["ranges"].items()}
+        self.time_lists: set[str] = set(state["time_lists"])
+        # intent -> list name -> [slot names]
+        self.intent_slots: dict[str, dict[str, list[str]]] = state["intent_slots"]
+        self.prior: dict[str, float] = state["prior"]
+        self.left: dict[str, dict[str, float]] = state["left"]
+        self.right: dict[str, dict[str, float]] = state["right"]
+        # list name -> surface forms (for the fuzzy fallback)
+        self._forms_by_list: dict[str, list[tuple[str, tuple[str, ...], str]]] = defaultdict(list)
+        for key, entries in self.forms.items():
+            for list_name, value in entries:
+                self._forms_by_list[list_name].append((" ".join(key), key, value))
+        self._fuzzy_cache: dict[str, list[tuple[set[str], int, str]]] = {}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "forms": {" ".join(k): [list(e) for e in v] for k, v in self.forms.items()},
+            "ranges": {k: list(v) for k, v in self.ranges.items()},
+            "time_lists": sorted(self.time_lists),
+            "intent_slots": self.intent_slots,
+            "prior": self.prior,
+            "left": self.left,
+            "right": self.right,
+        }
+
+    @classmethod
+    def build(cls, data: LanguageData, templates: list[Template], samples: list[Sample]) -> "SlotMatcher":
+        forms: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        ranges: dict[str, tuple[float, float]] = {}
+        lists = dict(data.slot_lists)
+        for t in templates:
+            lists.update(t.lists)
+        used_lists = {ln for t in templates for _s, ln in template_slot_lists(t, data)}
+        for list_name, slot_list in lists.items():
+            if list_name not in used_lists:
+                continue
+            if isinstance(slot_list, TextSlotList):
+                for value in slot_list.values:
+                    out = value.value_out
+                    for i, text in enumerate(_surface_forms(value.text_in, data)):
+                        if i >= _MAX_FORMS_PER_VALUE:
+                            break
+                        words = tokenize(text).words
+                        if words:
+                            out_text = text if out is None else (format_number(out) if isinstance(out, float) else str(out))
+                            forms[" ".join(words)].add((list_name, " ".join(out_text.split()) if out is None else out_text))
+            elif isinstance(slot_list, RangeSlotList):
+                ranges[list_name] = (float(slot_list.start), float(slot_list.stop) + (0.9 if slot_list.fraction_type else 0.0))
+        intent_slots: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for t in templates:
+            for slot_name, list_name in template_slot_lists(t, data):
+                intent_slots[t.intent][list_name].add(slot_name)
+        prior: Counter = Counter()
+        left: dict[str, Counter] = defaultdict(Counter)
+        right: dict[str, Counter] = defaultdict(Counter)
+        for sample in samples:
+            if not sample.slots:
+                continue
+            toks = tokenize(sample.text)
+            for slot in sample.slots:
+                first, last = _token_range(toks, slot.start, slot.end)
+                key = sample.intent + "\t" + slot.name
+                prior[key] += 1
+                left[key][toks.words[first - 1] if first > 0 else "<s>"] += 1
+                right[key][toks.words[last] if last < len(toks) else "</s>"] += 1
+        state = {
+            "forms": {k: sorted([list(e) for e in v]) for k, v in forms.items()},
+            "ranges": {k: list(v) for k, v in ranges.items()},
+            "time_lists": sorted(data.time_lists & used_lists),
+            "intent_slots": {i: {ln: sorted(s) for ln, s in d.items()} for i, d in intent_slots.items()},
+            "prior": {k: float(v) for k, v in prior.items()},
+            "left": {k: _log_probs(c) for k, c in left.items()},
+            "right": {k: _log_probs(c) for k, c in right.items()},
+        }
+        return cls(state)
+
+    def slot_names(self, intent: str) -> list[str]:
+        return sorted({s for names in self.intent_slots.get(intent, {}).values() for s in names})
+
+    def extract(self, text: str, toks: Tokens, numbers: list[NumberSpan], times: list[TimeSpan],
+                intent: str) -> tuple[Slot, ...]:
+        wanted = self.intent_slots.get(intent)
+        if not wanted:
+            return ()
+        words = toks.words
+        cands: list[_Candidate] = []
+        n = len(words)
+        for i in range(n):
+            for length in range(min(self.max_len, n - i), 0, -1):
+                entries = self.forms.get(words[i : i + length])
+                if entries:
+                    for list_name, value in entries:
+                        if list_name in wanted:
+                            cands.append(_Candidate(i, i + length, list_name, value))
+        for span in numbers:
+            for list_name, (lo, hi) in self.ranges.items():
+                if list_name in wanted and lo <= span.value <= hi:
+                    cands.append(_Candidate(span.start, span.end, list_name, format_number(span.value)))
+        for span in times:
+            for list_name in self.time_lists:
+                if list_name in wanted:
+                    cands.append(_Candidate(span.start, span.end, list_name, span.value))
+        found_lists = {c.list_name for c in cands}
+        missing = [ln for ln in wanted if ln not in found_lists and ln in self._forms_by_list]
+        if missing:
+            cands.extend(self._fuzzy(words, missing))
+
+        scored: list[tuple[float, int, _Candidate, str]] = []
+        for c in cands:
+            best_name, best_score = None, -math.inf
+            for slot_name in wanted[c.list_name]:
+                s = self._score(intent, slot_name, words, c.start, c.end)
+                if s > best_score:
+                    best_name, best_score = slot_name, s
+            if best_name is not None:
+                penalty = 0.0 if c.exact else -2.0
+                scored.append((best_score + penalty, c.end - c.start, c, best_name))
+        scored.sort(key=lambda x: (-x[1] if x[2].exact else 0, -x[0], x[2].start))
+        taken = [False] * n
+        used: set[str] = set()
+        slots: list[Slot] = []
+        for _score, _length, c, name in scored:
+            if name in used or any(taken[c.start : c.end]):
+                continue
+            for k in range(c.start, c.end):
+                taken[k] = True
+            used.add(name)
+            start, end = toks.char_span(c.start, c.end)
+            slots.append(Slot(name, c.value, start, end))
+        slots.sort(key=lambda s: s.start)
+        return tuple(slots)
+
+    def _score(self, intent: str, slot_name: str, words: tuple[str, ...], start: int, end: int) -> float:
+        key = intent + "\t" + slot_name
+        score = math.log(self.prior.get(key, 0.0) + 1.0)
+        lw = words[start - 1] if start > 0 else "<s>"
+        rw = words[end] if end < len(words) else "</s>"
+        left = self.left.get(key)
+        right = self.right.get(key)
+        score += left.get(lw, left.get("<unk>", -8.0)) if left else -8.0
+        score += right.get(rw, right.get("<unk>", -8.0)) if right else -8.0
+        return score
+
+    def _fuzzy(self, words: tuple[str, ...], lists: list[str]) -> list[_Candidate]:
+        """Near matches for lists the intent expects but nothing matched exactly (ASR slips).
+
+        Similarity is the Dice coefficient of character trigrams, cheap enough per query.
+        """
+        out: list[_Candidate] = []
+        n = len(words)
+        window_grams: dict[tuple[int, int], set[str]] = {}
+        for list_name in lists:
+            best: tuple[float, _Candidate] | None = None
+            for grams, k, value in self._fuzzy_forms(list_name):
+                for length in (k - 1, k, k + 1):
+                    if length < 1:
+                        continue
+                    for i in range(0, n - length + 1):
+                        wg = window_grams.get((i, length))
+                        if wg is None:
+                            wg = _trigrams(" ".join(words[i : i + length]))
+                            window_grams[(i, length)] = wg
+                        if not wg or min(len(wg), len(grams)) < 0.75 * max(len(wg), len(grams)):
+                            continue
+                        dice = 2.0 * len(grams & wg) / (len(grams) + len(wg))
+                        if dice >= _FUZZY_MIN_DICE and (best is None or dice > best[0]):
+                            best = (dice, _Candidate(i, i + length, list_name, value, exact=False))
+            if best is not None:
+                out.append(best[1])
+        return out
+
+    def _fuzzy_forms(self, list_name: str) -> list[tuple[set[str], int, str]]:
+        cached = self._fuzzy_cache.get(list_name)
+        if cached is None:
+            cached = [
+                (_trigrams(text), len(key), value)
+                for text, key, value in self._forms_by_list.get(list_name, [])
+                if len(text) >= 4
+            ][:_FUZZY_MAX_FORMS]
+            self._fuzzy_cache[list_name] = cached
+        return cached
+
+
+def _trigrams(text: str) -> set[str]:
+    padded = " " + text + " "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def _surface_forms(expr, data: LanguageData) -> list[str]:
+    try:
+        out = []
+        for i, text in enumerate(sample_expression(expr, data.slot_lists, data.rules, language=data.language)):
+            if i >= _MAX_FORMS_PER_VALUE:
+                break
+            out.append(text)
+        return out
+    except Exception:  # noqa: BLE001 - a value that cannot be expanded is simply not matchable
+        return []
+
+
+def _token_range(toks: Tokens, start: int, end: int) -> tuple[int, int]:
+    first = last = None
+    for i, (a, b) in enumerate(toks.spans):
+        if b > start and a < end:
+            if first is None:
+                first = i
+            last = i + 1
+    if first is None:
+        return 0, 0
+    return first, last
+
+
+def _log_probs(counts: Counter) -> dict[str, float]:
+    total = sum(counts.values()) + len(counts) + 1.0
+    out = {w: math.log((c + 1.0) / total) for w, c in counts.items()}
+    out["<unk>"] = math.log(1.0 / total)
+    return out
