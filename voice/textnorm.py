@@ -257,7 +257,8 @@ def _replace_dates(text: str, lang: str) -> str:
     return text
 
 
-_TIME = re.compile(r"\b([01]?\d|2[0-3])[:h]([0-5]\d)\b(\s*([aApP])\.?\s?[mM]\.?)?")
+_AMPM = r"(\s*([aApP])(?:\.\s?[mM]\.|\s?[mM]\b))?"
+_TIME = re.compile(r"\b([01]?\d|2[0-3])[:h]([0-5]\d)\b" + _AMPM)
 
 
 def _replace_times(text: str, lang: str) -> str:
@@ -277,7 +278,7 @@ def _replace_times(text: str, lang: str) -> str:
         return f"{h} {mi}"
 
     if lang != "fr":  # "14h30" is French; elsewhere only "14:30"
-        return re.sub(r"\b([01]?\d|2[0-3]):([0-5]\d)\b(\s*([aApP])\.?\s?[mM]\.?)?",
+        return re.sub(r"\b([01]?\d|2[0-3]):([0-5]\d)\b" + _AMPM,
                       lambda m: spoken(m) if not (lang == "de" and _uhr_follows(text, m)) else m.group(0), text)
     return _TIME.sub(spoken, text)
 
