@@ -1,0 +1,304 @@
+"""Intent library: a small intents file trained once per session, then predictions,
+slots, languages, the none-intent, caching and bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from voice.intent import NONE_INTENT, IntentEngine, IntentResult, Slot
+from voice.intent.domainfile import domain_from_dict
+from voice.intent.numbers import NumberLexicon, find_times
+from voice.intent.text import tokenize
+from voice.intent.types import IntentFileError
+
+SMALL = {
+    "name": "tiny_bank",
+    "intents": {
+        "check_balance": {
+            "description": "Balance of an account",
+            "sentences": {
+                "en": ["what is [the] balance (of|on) my {account} [account]",
+                       "how much (money|cash) (do i have|is) (in|on) my {account} [account]",
+                       "(check|tell me) my [{account}] balance"],
+                "de": ["wie (hoch|viel) ist (mein|der) kontostand [auf dem {account}]",
+                       "wie viel geld (habe ich|ist) auf (meinem|dem) {account}",
+                       "kontostand [vom] [{account}] [bitte]"],
+            },
+        },
+        "report_lost_card": {
+            "sentences": {
+                "en": ["i (lost|have lost) my [{card}] card", "my [{card}] card (was|got) stolen",
+                       "(block|cancel) my [{card}] card"],
+                "de": ["ich habe meine {card} verloren", "meine {card} wurde gestohlen",
+                       "(sperren sie|bitte sperren) meine {card}"],
+            },
+        },
+        "transfer_money": {
+            "sentences": {
+                "en": ["(transfer|send) {amount} [dollars] to my {account} [account]",
+                       "i want to (transfer|send|move) {amount} [dollars]",
+                       "make a transfer of {amount} [dollars]"],
+                "de": ["{amount} euro auf (mein|das) {account} überweisen",
+                       "ich möchte {amount} euro überweisen", "eine überweisung über {amount} euro"],
+            },
+        },
+        "book_appointment": {
+            "sentences": {
+                "en": ["(book|make) an appointment [on {day}] [at {time}]", "can i come in [on] {day} [at {time}]"],
+                "de": ["einen termin [am {day}] [um {time}] (vereinbaren|machen)", "termin am {day} [um {time}]"],
+            },
+        },
+        "talk_to_agent": {
+            "sentences": {
+                "en": ["[i want to] (talk|speak) to (an agent|a person|someone)", "(agent|operator) [please]"],
+                "de": ["[ich möchte] mit einem (mitarbeiter|menschen) sprechen", "(mitarbeiter|berater) [bitte]"],
+            },
+        },
+    },
+    "lists": {
+        "account": {"values": {
+            "en": [{"in": "(savings|saving)", "out": "savings"}, {"in": "(checking|current)", "out": "checking"}],
+            "de": [{"in": "(sparkonto|tagesgeldkonto)", "out": "savings"}, {"in": "girokonto", "out": "checking"}],
+        }},
+        "card": {"values": {
+            "en": [{"in": "credit", "out": "credit"}, {"in": "debit", "out": "debit"}],
+            "de": [{"in": "kreditkarte", "out": "credit"}, {"in": "(ec-karte|girocard)", "out": "debit"}],
+        }},
+        "day": {"values": {
+            "en": [{"in": "monday", "out": "monday"}, {"in": "friday", "out": "friday"}],
+            "de": [{"in": "montag", "out": "monday"}, {"in": "freitag", "out": "friday"}],
+        }},
+        "amount": {"type": "number", "range": {"from": 1, "to": 10000}},
+        "time": {"type": "time"},
+    },
+    "out_of_scope": {
+        "en": ["what's the weather like", "play some music", "tell me a joke", "turn on the lights",
+               "who won the game", "order a pizza", "set an alarm", "how old are you", "what is the capital of france"],
+        "de": ["wie wird das wetter", "spiel musik", "erzähl einen witz", "mach das licht an", "wer hat gewonnen",
+               "bestell eine pizza", "stell einen wecker", "wie alt bist du", "was ist die hauptstadt von frankreich"],
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def intents_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("intents") / "tiny_bank.json"
+    path.write_text(json.dumps(SMALL), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("intent-cache")
+
+
+@pytest.fixture(scope="session")
+def engine(intents_file, cache_dir) -> IntentEngine:
+    return IntentEngine.load(intents_file, None, cache_dir)
+
+
+def slot_map(result: IntentResult) -> dict[str, str]:
+    return {s.name: s.value for s in result.slots}
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "intent"),
+    [
+        ("en", "How much money is in my savings account?", "check_balance"),
+        ("en", "i think i lost my credit card", "report_lost_card"),
+        ("en", "Please send 250 dollars to my checking account", "transfer_money"),
+        ("en", "can I speak to someone please", "talk_to_agent"),
+        ("en", "I'd like to book an appointment on Friday", "book_appointment"),
+        ("de", "Wie hoch ist mein Kontostand?", "check_balance"),
+        ("de", "Ich habe meine Kreditkarte verloren", "report_lost_card"),
+        ("de", "ich möchte bitte 300 euro überweisen", "transfer_money"),
+        ("de", "Ich will mit einem Mitarbeiter sprechen", "talk_to_agent"),
+    ],
+)
+def test_predicts_intent(engine, lang, text, intent):
+    result = engine.understand(text, lang)
+    assert result.intent == intent, result
+    assert 0.0 < result.confidence <= 1.0
+    assert all(name != intent for name, _p in result.alternatives)
+
+
+def test_asr_style_text_without_punctuation_or_case(engine):
+    # lowercase, no punctuation, a misheard word ("lost" -> "lots"), number spelled out
+    assert engine.understand("i lots my debit card", "en").intent == "report_lost_card"
+    result = engine.understand("transfer two hundred dollars to my savings", "en")
+    assert result.intent == "transfer_money"
+    assert slot_map(result) == {"amount": "200", "account": "savings"}
+
+
+def test_slot_values_are_normalised_and_spans_point_into_the_text(engine):
+    text = "Can I come in on Friday at 3 pm?"
+    result = engine.understand(text, "en")
+    assert result.intent == "book_appointment"
+    assert slot_map(result) == {"day": "friday", "time": "15:00"}
+    for slot in result.slots:
+        assert isinstance(slot, Slot)
+        assert text[slot.start : slot.end].lower() in {"friday", "3 pm"}
+
+    de = engine.understand("Termin am Montag um 15 Uhr 30", "de")
+    assert de.intent == "book_appointment"
+    assert slot_map(de) == {"day": "monday", "time": "15:30"}
+
+    sav = engine.understand("wie viel geld ist auf meinem Tagesgeldkonto", "de")
+    assert slot_map(sav) == {"account": "savings"}
+    assert "wie viel geld ist auf meinem Tagesgeldkonto"[sav.slots[0].start : sav.slots[0].end] == "Tagesgeldkonto"
+
+
+def test_none_intent_for_out_of_scope_text(engine):
+    for text in ("what's the weather going to be like tomorrow", "play some jazz music"):
+        result = engine.understand(text, "en")
+        assert result.intent == NONE_INTENT, result
+        assert result.slots == ()
+    assert engine.understand("erzähl mir bitte einen witz", "de").intent == NONE_INTENT
+
+
+def test_language_handling(engine):
+    assert engine.languages == ("de", "en")
+    # region subtags and case are accepted
+    assert engine.understand("i lost my credit card", "en-US").intent == "report_lost_card"
+    assert engine.understand("ich habe meine kreditkarte verloren", "DE_de").intent == "report_lost_card"
+    with pytest.raises(ValueError, match="language_code"):
+        engine.understand("i lost my card", "fr")
+    with pytest.raises(ValueError, match="language_code"):
+        engine.understand("i lost my card", "")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n"])
+def test_empty_text_is_rejected(engine, text):
+    with pytest.raises(ValueError, match="text"):
+        engine.understand(text, "en")
+
+
+def test_bad_context_is_rejected(engine):
+    with pytest.raises(ValueError, match="context"):
+        engine.understand("i lost my card", "en", context=["previous_intent"])  # type: ignore[arg-type]
+
+
+def test_previous_intent_context_continues_a_slot_answer(engine):
+    bare = engine.understand("savings", "en", context={"previous_intent": "check_balance"})
+    assert bare.intent == "check_balance"
+    assert slot_map(bare) == {"account": "savings"}
+    # unknown previous intents are ignored, not an error
+    assert engine.understand("savings", "en", context={"previous_intent": "nope"}).intent in (NONE_INTENT, "check_balance")
+
+
+def test_list_intents(engine):
+    infos = {i.name: i for i in engine.list_intents(None)}
+    assert set(infos) == {"check_balance", "report_lost_card", "transfer_money", "book_appointment", "talk_to_agent"}
+    assert infos["check_balance"].languages == ("de", "en")
+    assert infos["check_balance"].slots == ("account",)
+    assert infos["check_balance"].description == "Balance of an account"
+    assert set(infos["book_appointment"].slots) == {"day", "time"}
+    assert {i.name for i in engine.list_intents("de")} == set(infos)
+    with pytest.raises(ValueError, match="language_code"):
+        engine.list_intents("xx")
+
+
+def test_result_json_shape(engine):
+    d = engine.understand("send 20 dollars to my savings account", "en").to_dict()
+    assert set(d) == {"intent", "confidence", "slots", "alternatives"}
+    assert set(d["slots"][0]) == {"name", "value", "start", "end"}
+    json.dumps(d)
+
+
+def test_trained_model_is_cached_by_file_hash(intents_file, cache_dir, engine):
+    files = list(cache_dir.glob("intents-*.npz"))
+    assert len(files) == 1
+    t0 = time.perf_counter()
+    again = IntentEngine.load(intents_file, None, cache_dir)
+    assert time.perf_counter() - t0 < 2.0
+    text = "I lost my debit card"
+    assert again.understand(text, "en") == engine.understand(text, "en")
+    # a changed file is a new model
+    changed = intents_file.with_name("changed.json")
+    doc = json.loads(intents_file.read_text())
+    doc["intents"]["talk_to_agent"]["sentences"]["en"].append("human please")
+    changed.write_text(json.dumps(doc))
+    IntentEngine.load(changed, ["en"], cache_dir)
+    assert len(list(cache_dir.glob("intents-*.npz"))) == 2
+
+
+def test_languages_argument_restricts_and_checks(intents_file, tmp_path):
+    with pytest.raises(ValueError, match="languages"):
+        IntentEngine.load(intents_file, ["en", "fr"], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({}, "intents"),
+        ({"intents": {"a": {"sentences": {"en": []}}}}, "intents.a.sentences.en"),
+        ({"intents": {"a": {"sentences": {"en": ["hello {missing}"]}}}}, "missing"),
+        ({"intents": {"a": {"sentences": {"en": ["hello (world"]}}}}, "intents.a.sentences.en[0]"),
+        ({"intents": {"none": {"sentences": {"en": ["x"]}}}}, "reserved"),
+        ({"intents": {"a": {"sentences": {"en": ["<greet> you"]}}}}, "rule <greet>"),
+        ({"intents": {"a": {"sentences": {"en": ["x"]}}}, "lists": {"n": {"type": "number"}}}, "lists.n"),
+    ],
+)
+def test_bad_intents_file_names_the_field(doc, field):
+    with pytest.raises(IntentFileError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        domain_from_dict(doc)
+
+
+def test_missing_intents_file(tmp_path):
+    with pytest.raises(ValueError, match="intents_file"):
+        IntentEngine.load(tmp_path / "nope.yaml", None, tmp_path)
+
+
+def test_default_domain_ships_five_languages_and_trains_fast(tmp_path):
+    t0 = time.perf_counter()
+    engine = IntentEngine.load(None, None, tmp_path)
+    elapsed = time.perf_counter() - t0
+    assert set(engine.languages) >= {"en", "de", "fr", "es", "it"}
+    assert elapsed < 30.0  # a few seconds on a laptop; generous for a loaded CI box
+    cases = {
+        "en": "I lost my credit card", "de": "Ich habe meine Kreditkarte verloren",
+        "fr": "J'ai perdu ma carte de crédit", "es": "He perdido mi tarjeta de crédito",
+        "it": "Ho perso la mia carta di credito",
+    }
+    for lang, text in cases.items():
+        result = engine.understand(text, lang)
+        assert result.intent == "report_lost_card", (lang, result)
+        assert slot_map(result) == {"card_type": "credit"}, (lang, result)
+    assert {i.name for i in engine.list_intents("it")} >= {"talk_to_agent", "check_balance"}
+
+
+def test_tokenize_keeps_spans_and_folds():
+    toks = tokenize("Überweise 1.500 €, bitte! 15h30")
+    assert toks.words == ("uberweise", "1.500", "bitte", "15", "h", "30")
+    assert toks.spans[0] == (0, 9)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "values"),
+    [
+        ("en", "two thousand five hundred and 7", [2500.0, 7.0]),
+        ("en", "two hundred and fifty", [250.0]),
+        ("de", "zweitausendfünfhundert und dreiundzwanzig", [2500.0, 23.0]),
+        ("fr", "vingt et un", [21.0]),
+        ("es", "mil doscientos", [1200.0]),
+        ("it", "1.500 e 2,5", [1500.0, 2.5]),
+    ],
+)
+def test_numbers(lang, text, values):
+    lex = NumberLexicon.build(lang)
+    assert [s.value for s in lex.find(tokenize(text).words)] == values
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "value"),
+    [("en", "at 3 pm", "15:00"), ("en", "half past four", "04:30"), ("de", "um 15 uhr 30", "15:30"),
+     ("fr", "à trois heures et demie", "03:30"), ("fr", "à 10h15", "10:15"), ("it", "alle 15:30", "15:30")],
+)
+def test_times(lang, text, value):
+    lex = NumberLexicon.build(lang)
+    words = tokenize(text).words
+    assert [t.value for t in find_times(words, lex.find(words))] == [value]
