@@ -6,7 +6,7 @@ Baseline: ``PiperVoice.synthesize(text)`` from piper-tts, sentence by sentence (
 audio is the whole first sentence). Ours: :class:`voice.tts.SynthesisJob` (first audio is the
 first clause, 50 ms chunks), same voice, same text, same machine, in-process; with
 ``--server`` also through gRPC (``Synthesize``, 8 kHz mu-law). Each figure is the median of
-``--runs`` runs after a warm-up. RTF = synthesis wall time / audio duration.
+``--runs`` interleaved runs after a warm-up. RTF = synthesis wall time / audio duration.
 """
 
 from __future__ import annotations
@@ -110,8 +110,10 @@ def main(argv=None) -> int:
     print("per text:")
     all_p, all_o = [], []
     for i, text in enumerate(TEXTS):
-        p = [bench_piper(baseline, text) for _ in range(args.runs)]
-        o = [bench_job(pool, text, info.language) for _ in range(args.runs)]
+        p, o = [], []
+        for _ in range(args.runs):  # interleaved, so load changes on a shared machine hit both alike
+            p.append(bench_piper(baseline, text))
+            o.append(bench_job(pool, text, info.language))
         all_p += p
         all_o += o
         tp, _ = report(f"  text {i + 1}: piper synthesize()", p)
