@@ -1,26 +1,68 @@
 """Numba DSP kernels for the audio hot paths. Knows nothing of gRPC or models.
 
-Each public function validates dtype/shape and calls a private ``@njit(cache=True,
-nogil=True)`` body. Compiled code is cached on disk (numba honours ``NUMBA_CACHE_DIR`` for
-read-only installs); :func:`warmup` compiles/loads everything once, at server start.
+Each public function or class validates dtype/shape (``TypeError`` / ``ValueError`` naming
+the argument), accepts non-contiguous and empty input, and calls a private
+``@njit(cache=True, nogil=True)`` body. Compiled code is cached on disk (numba honours
+``NUMBA_CACHE_DIR`` for read-only installs); :func:`warmup` compiles or loads every kernel
+once, at server start.
+
+Modules, one job each:
+
+* :mod:`kernels.convert` - int16 <-> float32, interleaved stereo -> mono
+* :mod:`kernels.g711` - mu-law / A-law encode and decode (bit-exact with ``audioop``)
+* :mod:`kernels.resample` - streaming rational polyphase resampler, single and batched
+* :mod:`kernels.level` - DC blocker, pre-emphasis, frame RMS in dBFS, AGC
+* :mod:`kernels.mel` - Whisper log-mel spectrogram, one-shot and incremental
+* :mod:`kernels.telephony` - fused G.711 8 kHz -> 16 kHz + VAD frames + energy, single and
+  batched
 """
-from .convert import int16_to_float32, float32_to_int16, stereo_to_mono
-from .g711 import mulaw_decode, alaw_decode, mulaw_encode, alaw_encode
-from .resample import StreamingResampler
+from .convert import float32_to_int16, int16_to_float32, stereo_to_mono
+from .g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
+from .level import AGC, DCBlocker, PreEmphasis, frame_rms_dbfs
+from .mel import LogMelStream, log_mel_spectrogram, mel_filters
+from .resample import ResamplerBatch, StreamingResampler
+from .telephony import BatchOutput, FrontEndOutput, TelephonyBatch, TelephonyFrontEnd
 
 __all__ = [
     "int16_to_float32", "float32_to_int16", "stereo_to_mono",
     "mulaw_decode", "alaw_decode", "mulaw_encode", "alaw_encode",
-    "StreamingResampler", "warmup",
+    "StreamingResampler", "ResamplerBatch",
+    "DCBlocker", "PreEmphasis", "AGC", "frame_rms_dbfs",
+    "log_mel_spectrogram", "LogMelStream", "mel_filters",
+    "TelephonyFrontEnd", "TelephonyBatch", "FrontEndOutput", "BatchOutput",
+    "warmup",
 ]
 
 
-def warmup():
-    """Compile (or load from cache) and run every kernel once on tiny inputs."""
+def warmup() -> None:
+    """Compile (or load from the cache) and run every kernel once on tiny inputs."""
     import numpy as np
+
     x = np.zeros(320, np.int16)
-    float32_to_int16(int16_to_float32(x))
-    mulaw_encode(mulaw_decode(np.zeros(8, np.uint8)))
-    alaw_encode(alaw_decode(np.zeros(8, np.uint8)))
-    r = StreamingResampler(8000, 16000)
-    r.process(np.zeros(160, np.float32)); r.flush()
+    f = int16_to_float32(x)
+    float32_to_int16(f)
+    stereo_to_mono(x)
+    stereo_to_mono(f)
+    u8 = np.zeros(8, np.uint8)
+    mulaw_encode(mulaw_decode(u8))
+    alaw_encode(alaw_decode(u8))
+    for a, b in ((8000, 16000), (16000, 8000), (22050, 16000), (16000, 22050)):
+        r = StreamingResampler(a, b)
+        r.process(f[:160])
+        r.flush()
+    rb = ResamplerBatch(2, 8000, 16000)
+    rb.process([f[:160], f[:0]])
+    rb.flush(0)
+    DCBlocker(16000).process(f)
+    PreEmphasis().process(f)
+    AGC(16000).process(f)
+    frame_rms_dbfs(f, 160)
+    frame_rms_dbfs(x, 160)
+    log_mel_spectrogram(f)
+    LogMelStream().push(f)
+    t = TelephonyFrontEnd()
+    t.process(bytes(160))
+    t.flush()
+    tb = TelephonyBatch(2)
+    tb.process([bytes(160), b""])
+    tb.flush(0)
