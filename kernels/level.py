@@ -133,16 +133,15 @@ def frame_rms_dbfs(x: np.ndarray, frame_len: int, floor_db: float = FLOOR_DB) ->
 
 
 @njit(cache=True, nogil=True)
-def _agc(x, target_ms, gmin, gmax, gate_ms, a_att, a_rel, state, out):
+def _agc(x, target_ms, gmin, gmax, gate_ms, a_rms, a_att, a_rel, state, out):
     env = state[0]
     g = state[1]
     for i in range(x.size):
         v = np.float64(x[i])
-        p = v * v
-        env += (a_att if p > env else a_rel) * (p - env)
+        env += a_rms * (v * v - env)
         if env > gate_ms:
-            g = math.sqrt(target_ms / env)
-            g = min(max(g, gmin), gmax)
+            gd = min(max(math.sqrt(target_ms / env), gmin), gmax)
+            g += (a_att if gd < g else a_rel) * (gd - g)
         y = v * g
         out[i] = 1.0 if y > 1.0 else (-1.0 if y < -1.0 else y)
     state[0] = env
@@ -152,31 +151,33 @@ def _agc(x, target_ms, gmin, gmax, gate_ms, a_att, a_rel, state, out):
 class AGC:
     """Automatic gain control for quiet (telephone) lines.
 
-    A power envelope follows ``x**2`` with ``attack_ms`` (level rising) and ``release_ms``
-    (level falling) time constants; the gain is ``target / envelope`` in RMS terms, limited
-    to ``[min_gain_db, max_gain_db]``. While the envelope is below ``gate_dbfs`` (pauses,
-    line noise) the gain is held, so noise is not pumped up. Output is clipped to [-1, 1].
-    Starts at 0 dB gain. ``gain_db`` reports the current gain.
+    The signal power is tracked with a ``window_ms`` one-pole average; the wanted gain
+    ``target / rms`` (limited to ``[min_gain_db, max_gain_db]``) is approached with the
+    ``attack_ms`` time constant when the gain must fall (a loud onset) and ``release_ms``
+    when it may rise. While the level is below ``gate_dbfs`` (pauses, line noise) the gain
+    is held, so noise is not pumped up. Output is clipped to [-1, 1]. Starts at 0 dB gain;
+    ``gain_db`` reports the current gain.
     """
 
     def __init__(self, sample_rate: int, target_dbfs: float = -20.0, max_gain_db: float = 30.0,
                  min_gain_db: float = -10.0, attack_ms: float = 5.0, release_ms: float = 400.0,
-                 gate_dbfs: float = -55.0):
-        if sample_rate <= 0 or attack_ms <= 0 or release_ms <= 0:
-            raise ValueError("sample_rate, attack_ms and release_ms must be positive")
+                 gate_dbfs: float = -55.0, window_ms: float = 20.0):
+        if sample_rate <= 0 or attack_ms <= 0 or release_ms <= 0 or window_ms <= 0:
+            raise ValueError("sample_rate, attack_ms, release_ms and window_ms must be positive")
         if min_gain_db > max_gain_db:
             raise ValueError(f"min_gain_db ({min_gain_db}) > max_gain_db ({max_gain_db})")
         self.target_ms = 10.0 ** (target_dbfs / 10.0)
         self.gmin = 10.0 ** (min_gain_db / 20.0)
         self.gmax = 10.0 ** (max_gain_db / 20.0)
         self.gate_ms = 10.0 ** (gate_dbfs / 10.0)
+        self.a_rms = 1.0 - math.exp(-1000.0 / (window_ms * sample_rate))
         self.a_att = 1.0 - math.exp(-1000.0 / (attack_ms * sample_rate))
         self.a_rel = 1.0 - math.exp(-1000.0 / (release_ms * sample_rate))
         self._state = np.zeros(2, np.float64)
         self.reset()
 
     def reset(self) -> None:
-        self._state[0] = 0.0  # power envelope
+        self._state[0] = 0.0  # power average
         self._state[1] = 1.0  # gain
 
     @property
@@ -188,6 +189,6 @@ class AGC:
         x = _as_f32_1d(x)
         out = np.empty(x.size, np.float32)
         if x.size:
-            _agc(x, self.target_ms, self.gmin, self.gmax, self.gate_ms, self.a_att, self.a_rel,
-                 self._state, out)
+            _agc(x, self.target_ms, self.gmin, self.gmax, self.gate_ms, self.a_rms, self.a_att,
+                 self.a_rel, self._state, out)
         return out
