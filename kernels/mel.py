@@ -28,7 +28,7 @@ HOP = 160
 PAD_END = 160  # FeatureExtractor's default ``padding``
 _NBINS = N_FFT // 2 + 1
 _RADICES = (4, 4, 5, 5)
-_BLOCK = 32  # complex transforms per block (= 64 real frames)
+_BLOCK = 64  # complex transforms per block (= 128 real frames)
 
 
 @functools.lru_cache(maxsize=4)
@@ -197,9 +197,10 @@ def _log10_clamped(v, out_i32, tmp):
 @njit(cache=True, nogil=True, fastmath=True)
 def _logmel_frames(xp, start, nf, window, twr, twi, toffs, fb, lo, hi, out, o0):
     """Raw ``log10(max(mel, 1e-10))`` of ``nf`` frames of the padded signal ``xp`` (frame f
-    is ``xp[start + f*HOP :][:N_FFT]``) into rows ``o0 ..`` of ``out`` (n_frames, n_mels)."""
+    is ``xp[start + f*HOP :][:N_FFT]``) into columns ``o0 ..`` of ``out`` (n_mels, n_frames)."""
     N = N_FFT
-    B = _BLOCK
+    B = min(_BLOCK, (nf + 1) // 2)  # a few frames (incremental use) need a narrow block
+    B = max(B, 1)
     n_mels = fb.shape[0]
     ar = np.empty((N, B), np.float32)
     ai = np.empty((N, B), np.float32)
@@ -264,41 +265,37 @@ def _logmel_frames(xp, start, nf, window, twr, twi, toffs, fb, lo, hi, out, o0):
                     accB[b] += c * qb[b]
         _log10_clamped(ma, ei, tmp)
         _log10_clamped(mb, ei, tmp)
-        for b in range(B):
-            fa = 2 * b
-            if fa < nblk:
-                row = out[o0 + blk + fa]
-                for m in range(n_mels):
-                    row[m] = ma[m * B + b]
-            if fa + 1 < nblk:
-                row = out[o0 + blk + fa + 1]
-                for m in range(n_mels):
-                    row[m] = mb[m * B + b]
+        for m in range(n_mels):
+            row = out[m, o0 + blk:]
+            for b in range(B):
+                fa = 2 * b
+                if fa < nblk:
+                    row[fa] = ma[m * B + b]
+                if fa + 1 < nblk:
+                    row[fa + 1] = mb[m * B + b]
 
 
-@njit(cache=True, nogil=True)
-def _max2(raw, n):
-    mx = -np.inf
-    for f in range(n):
-        for m in range(raw.shape[1]):
-            if raw[f, m] > mx:
-                mx = raw[f, m]
+@njit(cache=True, nogil=True, fastmath=True)
+def _max_cols(raw, f0, f1):
+    """Max of ``raw[:, f0:f1]`` (raw values are finite: log10 of a clamped positive)."""
+    mx = np.float32(-np.inf)
+    for m in range(raw.shape[0]):
+        row = raw[m, f0:f1]
+        for f in range(row.size):
+            if row[f] > mx:
+                mx = row[f]
     return mx
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def _normalise(raw, n, mx, out):
-    """``out[m, f] = (max(raw[f, m], mx - 8) + 4) / 4`` for the first ``n`` rows of raw."""
+    """``out[m, f] = (max(raw[m, f], mx - 8) + 4) / 4`` for the first ``n`` columns."""
     floor = np.float32(mx - 8.0)
-    for f0 in range(0, n, 64):  # tiles keep the transpose cache-friendly
-        f1 = min(f0 + 64, n)
-        for m in range(raw.shape[1]):
-            row = out[m]
-            for f in range(f0, f1):
-                v = raw[f, m]
-                if v < floor:
-                    v = floor
-                row[f] = (v + np.float32(4.0)) / np.float32(4.0)
+    for m in range(raw.shape[0]):
+        src = raw[m, :n]
+        dst = out[m, :n]
+        for f in range(n):
+            dst[f] = (max(src[f], floor) + np.float32(4.0)) * np.float32(0.25)
 
 
 def _as_audio(x, name="audio"):
@@ -314,7 +311,7 @@ def _as_audio(x, name="audio"):
 def _raw_logmel(padded: np.ndarray, start: int, nf: int, n_mels: int, out=None, o0: int = 0):
     twr, twi, toffs, window, fb, lo, hi = _plan(n_mels)
     if out is None:
-        out = np.empty((nf, n_mels), np.float32)
+        out = np.empty((n_mels, nf), np.float32)
     if nf:
         _logmel_frames(padded, start, nf, window, twr, twi, toffs, fb, lo, hi, out, o0)
     return out
@@ -329,7 +326,7 @@ def log_mel_spectrogram(audio: np.ndarray, n_mels: int = 80) -> np.ndarray:
     nf = audio.size // HOP + 1
     raw = _raw_logmel(padded, 0, nf, n_mels)
     out = np.empty((n_mels, nf), np.float32)
-    _normalise(raw, nf, _max2(raw, nf), out)
+    _normalise(raw, nf, _max_cols(raw, 0, nf), out)
     return out
 
 
@@ -352,7 +349,7 @@ class LogMelStream:
     def reset(self) -> None:
         self._audio = np.zeros(16000, np.float32)
         self._n = 0  # samples received
-        self._raw = np.zeros((128, self.n_mels), np.float32)
+        self._raw = np.zeros((self.n_mels, 128), np.float32)  # raw log10, column per frame
         self._final = 0  # frames in _raw that will not change
         self._max = -np.inf  # max over final frames
 
@@ -380,35 +377,34 @@ class LogMelStream:
         # a single one (n > 200)
         n_final = (n - N_FFT // 2) // HOP + 1 if n > N_FFT // 2 else 0
         n_final = min(n_final, n_frames)
-        if self._raw.shape[0] < n_frames:
-            grown = np.zeros((max(n_frames, 2 * self._raw.shape[0]), self.n_mels), np.float32)
-            grown[:self._final] = self._raw[:self._final]
+        if self._raw.shape[1] < n_frames:
+            grown = np.zeros((self.n_mels, max(n_frames, 2 * self._raw.shape[1])), np.float32)
+            grown[:, :self._final] = self._raw[:, :self._final]
             self._raw = grown
-        if n_final > self._final:
-            # frames _final .. n_final: padded signal from sample 160*_final - 200
-            s = HOP * self._final - N_FFT // 2
-            if s < 0:
-                seg = np.pad(self._audio[:HOP * (n_final - 1) + N_FFT // 2], (-s, 0), mode="reflect")
-            else:
-                seg = self._audio[s:HOP * (n_final - 1) + N_FFT // 2]
-            _raw_logmel(seg, 0, n_final - self._final, self.n_mels, self._raw, self._final)
-            self._max = max(self._max, float(_max2(self._raw[self._final:n_final], n_final - self._final)))
-            self._final = n_final
-        mx = self._max
-        if n_frames > self._final:
-            # provisional frames: the padded tail exactly as FeatureExtractor builds it
-            t0 = self._final
+        t0 = self._final
+        if n_frames > t0:
+            # frames t0 .. n_frames from one padded tail built exactly as FeatureExtractor
+            # builds its whole input; frames below n_final do not reach the end padding
             s = HOP * t0 - N_FFT // 2
             if s < 0:
                 tail = np.pad(np.pad(self._audio[:n], (0, PAD_END)), N_FFT // 2, mode="reflect")
                 start = HOP * t0
             else:
                 s2 = max(0, s - 2 * N_FFT)  # enough context for a single end reflection
-                tail = np.pad(np.concatenate([self._audio[s2:n], np.zeros(PAD_END, np.float32)]),
-                              (0, N_FFT // 2), mode="reflect")
+                m = n - s2
+                half = N_FFT // 2
+                tail = np.zeros(m + PAD_END + half, np.float32)
+                tail[:m] = self._audio[s2:n]
+                end = m + PAD_END  # reflect about the last sample of audio + padding
+                tail[end:] = tail[end - 2:end - 2 - half:-1]
                 start = s - s2
             _raw_logmel(tail, start, n_frames - t0, self.n_mels, self._raw, t0)
-            mx = max(mx, float(_max2(self._raw[t0:n_frames], n_frames - t0)))
+            if n_final > t0:
+                self._max = max(self._max, float(_max_cols(self._raw, t0, n_final)))
+                self._final = n_final
+        mx = self._max
+        if n_frames > self._final:
+            mx = max(mx, float(_max_cols(self._raw, self._final, n_frames)))
         out = np.empty((self.n_mels, n_frames), np.float32)
         _normalise(self._raw, n_frames, mx, out)
         return out
