@@ -1,6 +1,7 @@
 """ITU-T G.711 mu-law and A-law, bit-exact with CPython's audioop (and audioop-lts).
 
-Decoding is computed arithmetically (branch-free, so it vectorises); encoding uses
+mu-law decoding is computed arithmetically (it vectorises), A-law decoding is a 256-entry
+table lookup (its arithmetic form does not vectorise and is slower); encoding uses
 65,536-entry tables built once at import from the reference algorithm (Sun's g711.c, as in
 audioop). The 256-entry decode tables are kept for the fused telephony kernel.
 
@@ -94,16 +95,6 @@ def _ulaw_dec_k(x, out):
 
 
 @njit(cache=True, nogil=True)
-def _alaw_dec_k(x, out):
-    for i in range(x.size):
-        a = np.int32(x[i]) ^ 0x55
-        seg = (a & 0x70) >> 4
-        t = ((a & 0x0F) << 4) + (8 if seg == 0 else 0x108)
-        t <<= max(seg - 1, 0)
-        out[i] = t if (a & 0x80) else -t
-
-
-@njit(cache=True, nogil=True)
 def _lut_enc(x, table, out):
     for i in range(x.size):
         out[i] = table[np.int32(x[i]) + 32768]
@@ -133,7 +124,7 @@ def alaw_decode(data) -> np.ndarray:
     x = _as_u8(data)
     out = np.empty(x.size, np.int16)
     if x.size:
-        _alaw_dec_k(x, out)
+        _lut_dec(x, _ADEC, out)  # the arithmetic form does not vectorise: table is faster
     return out
 
 
