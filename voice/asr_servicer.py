@@ -42,6 +42,7 @@ def endpointing_from_pb(pb: recognizer_pb2.EndpointingConfig, defaults: Endpoint
         "max_utterance_seconds": pb.max_utterance_seconds or defaults.max_utterance_seconds,
         "speech_start_ms": pb.speech_start_ms or defaults.speech_start_ms,
         "pre_roll_ms": defaults.pre_roll_ms,
+        "speech_timeout_ms": pb.speech_timeout_ms or defaults.speech_timeout_ms,
     }
     result = EndpointingDefaults(**values)
     try:

@@ -68,6 +68,14 @@ class DecodeScheduler:
             self._cond.notify()
         return job.future
 
+    def cancel(self, future: asyncio.Future) -> None:
+        """Withdraw a job that has not started (a running one finishes; its result is ignored)."""
+        with self._cond:
+            for job in self._heap:
+                if job.future is future and not job.cancelled:
+                    job.cancelled = True
+                    job.loop.call_soon_threadsafe(job.future.cancel)
+
     def forget(self, stream: Any) -> None:
         """Drop a departed stream's waiting jobs (its futures are cancelled)."""
         with self._cond:

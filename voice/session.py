@@ -149,6 +149,8 @@ class RecognitionSession:
         self._pending_end: SpeechEnd | None = None  # waiting for its tail audio
         self._next_interim = 0
         self._speculated: tuple[int, int] | None = None  # (utterance, end frame) already offered
+        # speculate once trailing silence is this long (and the tail audio exists)
+        self._speculate_after = max(self._tail, ep.trailing_silence_ms // 2 * SAMPLE_RATE // 1000)
         self._timeout = ep.speech_timeout_ms * SAMPLE_RATE // 1000
         self._quiet_since = 0  # stream sample since which no utterance was open
         self._timed_out = False
@@ -158,6 +160,11 @@ class RecognitionSession:
     @property
     def stream_seconds(self) -> float:
         return self._buffer.end / SAMPLE_RATE
+
+    @property
+    def last_speech_end(self) -> float:
+        """Stream seconds where the latest voiced frame ends."""
+        return self._endpointer.last_voiced_end * FRAME_SAMPLES / SAMPLE_RATE
 
     @property
     def in_utterance(self) -> bool:
@@ -263,7 +270,7 @@ class RecognitionSession:
 
     def _maybe_speculate(self) -> list[SessionEvent]:
         ep = self._endpointer
-        if not ep.in_speech or ep.silence_run * FRAME_SAMPLES < self._tail:
+        if not ep.in_speech or ep.silence_run * FRAME_SAMPLES < self._speculate_after:
             return []
         key = (self.utterance_index, ep.last_voiced_end)
         if self._speculated == key:

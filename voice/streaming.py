@@ -126,7 +126,19 @@ class StreamDriver:
     def _submit(self, priority: int, audio, opts: DecodeOptions) -> asyncio.Future:
         return self.scheduler.submit(priority, self.stream_id, self._recognizer.transcribe, audio, opts)
 
+    def _speculation_for(self, index: int) -> bool:
+        """Is a still-valid speculative final running for utterance ``index``?"""
+        spec = self._speculation
+        if spec is None:
+            return False
+        if self.session.last_speech_end > spec[1] + 1e-9:  # speech resumed: stale
+            self.scheduler.cancel(spec[2])
+            self._speculation = None
+            return False
+        return spec[0] == index
+
     async def _handle(self, events) -> None:
+        self._speculation_for(-1)  # drop a stale speculation
         for event in events:
             if isinstance(event, SpeechStarted):
                 await self._out.put(SpeechEvent("started", event.time, event.utterance_index))
@@ -136,29 +148,36 @@ class StreamDriver:
                 await self._out.put(SpeechEvent("timeout", event.time, self.session.utterance_index))
             elif isinstance(event, SpeculativeFinal):
                 if self.scheduler.waiting_finals == 0:
-                    self._final_submitted = event.index
                     future = self._submit(FINAL, event.audio, self._options(event.index, interim=False))
                     self._speculation = (event.index, event.end, future)
             elif isinstance(event, Utterance):
                 spec = self._speculation
+                self._final_submitted = event.index
                 if spec is not None and spec[0] == event.index and spec[1] == event.end:
                     future = spec[2]
                 else:
-                    self._final_submitted = event.index
+                    if spec is not None:
+                        self.scheduler.cancel(spec[2])
                     future = self._submit(FINAL, event.audio, self._options(event.index, interim=False))
                 self._speculation = None
                 await self._finals.put((event, future))  # blocks when too many wait: backpressure
             elif isinstance(event, InterimRequest):
-                if self.scheduler.waiting_finals == 0 and self._final_submitted < event.index:
+                if (self.scheduler.waiting_finals == 0 and self._final_submitted < event.index
+                        and not self._speculation_for(event.index)):
                     future = self._submit(INTERIM, event.audio, self._options(event.index, interim=True))
                     task = asyncio.create_task(self._interim_done(event, future))
                     self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    task.add_done_callback(self._interim_finished)
+
+    def _interim_finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("interim decode failed", exc_info=task.exception())
 
     async def _interim_done(self, req: InterimRequest, future: asyncio.Future) -> None:
         transcript: Transcript | None = await future
         # stale (replaced), or the final is already on its way: committing now could contradict it
-        if transcript is None or self._final_submitted >= req.index:
+        if transcript is None or self._final_submitted >= req.index or self._speculation_for(req.index):
             return
         if req.index != self._agreement_index:
             self._agreement = LocalAgreement()
@@ -168,6 +187,8 @@ class StreamDriver:
         words = list(transcript.words) or [Word(w, 0.0, 0.0, transcript.confidence) for w in transcript.text.split()]
         committed, tail = self._agreement.update(words)
         word_offsets = self.options.word_time_offsets
+        if not committed and not tail:
+            return
         both = build_result(req, transcript, False, word_offsets)
         self.session.set_interim_interval(self.options.interim_interval_s * max(1.0, self.scheduler.load))
         await self._out.put(InterimUpdate(
