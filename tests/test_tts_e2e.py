@@ -107,6 +107,9 @@ def test_bad_requests(tts, kwargs, start, contains):
 
 def test_cancel_frees_the_worker(tts, engine):
     pool = engine.synthesizer(engine.catalogue.default)
+    deadline = time.monotonic() + 30
+    while pool.in_use and time.monotonic() < deadline:  # earlier tests' calls may still be finishing
+        time.sleep(0.02)
     before = pool.rendered
     call = tts.Synthesize(synthesizer_pb2.SynthesizeRequest(text=LONG * 10))  # ~30 pieces
     next(call)

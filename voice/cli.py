@@ -12,9 +12,7 @@ import asyncio
 import json
 import logging
 import sys
-import wave
 
-import numpy as np
 
 from .config import ConfigError, load_config
 
@@ -42,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--voice", default="")
     y.add_argument("--language", default="")
     y.add_argument("--rate", type=float, default=1.0, help="speaking rate multiplier")
+    y.add_argument("--ssml", action="store_true", help="TEXT is SSML")
     y.add_argument("-o", "--output", required=True, help="output .wav")
     return p
 
@@ -103,18 +102,21 @@ def cmd_say(args, config) -> int:
     if not args.text.strip():
         print("voice say: TEXT must not be empty", file=sys.stderr)
         return 2
-    parts = [s.audio for s in engine.synthesize(args.text, voice, args.rate)]
-    write_wav(args.output, np.concatenate(parts) if parts else np.zeros(0, np.int16), voice.sample_rate)
+    from .audio import Encoding
+    from .ssml import SsmlError
+    from .tts import SynthesisJob, plan_pieces, wav_bytes
+
+    try:
+        pieces = plan_pieces(args.text, voice.language, is_ssml=args.ssml, speaking_rate=args.rate)
+    except SsmlError as exc:
+        print(f"voice say: {exc}", file=sys.stderr)
+        return 2
+    job = SynthesisJob(engine.synthesizer(voice), pieces)
+    data = b"".join(chunk.audio for chunk in job.run())
+    with open(args.output, "wb") as fh:
+        fh.write(wav_bytes(data, voice.sample_rate, Encoding.LINEAR16))
     engine.close()
     return 0
-
-
-def write_wav(path: str, pcm: np.ndarray, rate: int) -> None:
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.astype("<i2").tobytes())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,6 +93,15 @@ class TtsConfig:
     # extra Piper voices: .onnx files or directories holding them
     voices: tuple[str, ...] = ()
     use_cuda: bool | None = None  # None: when available
+    pool_size: int = 0  # ONNX sessions per voice (0: auto, 2-4)
+    threads_per_session: int = 0  # 0: onnxruntime decides
+    workers: int = 4  # threads running synthesis steps for all requests
+    fallbacks: bool = True  # espeak-ng voices for languages without a Piper voice
+
+    def validate(self) -> None:
+        _check_range("tts.pool_size", self.pool_size, 0, 64)
+        _check_range("tts.threads_per_session", self.threads_per_session, 0, 256)
+        _check_range("tts.workers", self.workers, 1, 256)
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,7 @@ class Config:
     def validate(self) -> "Config":
         self.server.validate()
         self.asr.validate()
+        self.tts.validate()
         self.endpointing.validate()
         return self
 

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import numpy as np
 
@@ -29,7 +28,7 @@ from .models import (
     find_voice_files,
     resolve_whisper_model,
 )
-from .tts import PiperSynthesizer, SentenceAudio, VoiceCatalogue, VoiceInfo, read_voice_info
+from .tts import VoiceCatalogue, VoiceInfo, VoicePool, read_voice_info
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,11 +40,11 @@ class SpeechEngine:
             config.asr.device, config.asr.compute_type, cuda_device_count()
         )
         self._recognizers: dict[str, WhisperRecognizer] = {}
-        self._synthesizers: dict[str, PiperSynthesizer] = {}
+        self._synthesizers: dict[str, VoicePool] = {}
         self._load_lock = threading.Lock()
         # one queue for every stream's decodes: finals before interims (voice.scheduler)
         self.scheduler = DecodeScheduler(config.asr.num_workers)
-        self._tts_pool = ThreadPoolExecutor(2, thread_name_prefix="tts")
+        self._tts_pool = ThreadPoolExecutor(config.tts.workers, thread_name_prefix="tts")
         self.catalogue = self._build_catalogue()
         self.ready = threading.Event()
 
@@ -65,7 +64,7 @@ class SpeechEngine:
             unique.sort(key=lambda v: v.name != tts.voice)
             if unique[0].name != tts.voice:
                 raise ValueError(f"tts.voice {tts.voice!r} is not in the catalogue ({', '.join(v.name for v in unique)})")
-        return VoiceCatalogue(unique)
+        return VoiceCatalogue(unique, fallbacks=tts.fallbacks)
 
     @property
     def model_names(self) -> list[str]:
@@ -81,9 +80,7 @@ class SpeechEngine:
         # one real decode so the first request does not pay for lazy initialisation
         rng = np.random.default_rng(0)
         rec.transcribe((rng.standard_normal(16000) * 0.01).astype(np.float32), DecodeOptions(language="en", beam_size=1))
-        syn = self.synthesizer(self.catalogue.default)
-        for _ in syn.synthesize("Ready."):
-            pass
+        self.synthesizer(self.catalogue.default).render("Ready.")
         self.ready.set()
         _LOGGER.info("Engine ready in %.1f s (device %s/%s)", time.monotonic() - t0, self.device.device, self.device.compute_type)
 
@@ -101,7 +98,7 @@ class SpeechEngine:
                 self._recognizers[name] = WhisperRecognizer(name, path, self.device, self.config.asr)
             return self._recognizers[name]
 
-    def synthesizer(self, voice: VoiceInfo) -> PiperSynthesizer:
+    def synthesizer(self, voice: VoiceInfo) -> VoicePool:
         syn = self._synthesizers.get(voice.name)
         if syn is not None:
             return syn
@@ -110,7 +107,9 @@ class SpeechEngine:
                 use_cuda = self.config.tts.use_cuda
                 if use_cuda is None:
                     use_cuda = self.device.device == "cuda"
-                self._synthesizers[voice.name] = PiperSynthesizer(voice, use_cuda=use_cuda)
+                self._synthesizers[voice.name] = VoicePool(
+                    voice, use_cuda=use_cuda, size=self.config.tts.pool_size or None,
+                    threads=self.config.tts.threads_per_session)
             return self._synthesizers[voice.name]
 
     # -- inference --------------------------------------------------------------------
@@ -129,9 +128,6 @@ class SpeechEngine:
         """Run a blocking TTS step (e.g. ``next`` on a synthesis iterator) in the TTS pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._tts_pool, fn, *args)
-
-    def synthesize(self, text: str, voice: VoiceInfo, speaking_rate: float = 1.0) -> Iterator[SentenceAudio]:
-        return self.synthesizer(voice).synthesize(text, speaking_rate)
 
     def close(self) -> None:
         self.scheduler.close()

@@ -27,7 +27,7 @@ import os
 import re
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -289,13 +289,6 @@ class _EspeakSession:
         return self._lib.synthesize(self._voice, text, rate)
 
 
-@dataclass(frozen=True)
-class SentenceAudio:
-    index: int
-    text: str
-    audio: np.ndarray  # int16 at the voice's sample rate
-
-
 def default_pool_size() -> int:
     return max(2, min(4, os.cpu_count() or 2))
 
@@ -384,21 +377,6 @@ class VoicePool:
         with self._cond:
             self.rendered += 1
         return audio * np.float32(self.gain) if self.gain != 1.0 else audio
-
-    def synthesize(self, text: str, speaking_rate: float = 1.0) -> Iterator[SentenceAudio]:
-        """Sentence by sentence, int16 (the engine's older API; new code uses SynthesisJob)."""
-        for index, sentence in enumerate(textnorm.split_sentences(text)):
-            audio = self.render(sentence, speaking_rate or 1.0)
-            if audio.size:
-                yield SentenceAudio(index, sentence, kernels.float32_to_int16(np.clip(audio, -1, 1)))
-
-
-# The engine creates ``PiperSynthesizer(voice, use_cuda=...)``: a pool serves any voice.
-PiperSynthesizer = VoicePool
-
-
-def split_sentences(text: str) -> list[str]:
-    return textnorm.split_sentences(text)
 
 
 # -- planning ---------------------------------------------------------------------------------
