@@ -9,7 +9,8 @@
 as is) over StreamingRecognize in chunks of ``--chunk-ms`` (20-100 ms), optionally at
 real-time pace, and prints interim and final results. ``--json`` prints one JSON object per
 response (fields as in the proto; with ``--realtime`` finals also carry
-``client_latency_s``: time from the end of speech being sent to the final arriving).
+``client_latency_s``: time from the end of speech being sent to the final arriving). Interim
+responses hold the committed prefix (stability >= 0.9, never changes) and the unstable tail.
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--model", default="")
     t.add_argument("--realtime", action="store_true", help="send at real-time pace")
     t.add_argument("--chunk-ms", type=int, default=100, help="audio per message, 20-100 ms")
-    t.add_argument("--no-interim", action="store_true", help="ask for final results only")
+    t.add_argument("--interim", action="store_true", help="ask for interim results (committed + tail)")
+    t.add_argument("--language-candidates", default="",
+                   help="comma-separated languages the speaker may use, e.g. en,fr,es (detection limited to them)")
+    t.add_argument("--hotwords", default="", help="comma-separated phrase hints, e.g. 'Acme,pound key'")
+    t.add_argument("--speech-timeout-ms", type=int, default=0, help="send SPEECH_TIMEOUT after this much silence")
     t.add_argument("--words", action="store_true", help="ask for word time offsets")
     t.add_argument("--json", action="store_true")
 
@@ -58,9 +63,12 @@ def _parser() -> argparse.ArgumentParser:
 def _requests(raw, args, sent_at: dict):
     config = recognizer_pb2.RecognitionConfig(
         encoding=ENCODINGS[raw.encoding], sample_rate_hertz=raw.sample_rate, language_code=args.language,
-        enable_word_time_offsets=args.words, model=args.model)
+        enable_word_time_offsets=args.words, model=args.model,
+        alternative_language_codes=[c.strip() for c in args.language_candidates.split(",") if c.strip()],
+        phrase_hints=[h.strip() for h in args.hotwords.split(",") if h.strip()],
+        endpointing=recognizer_pb2.EndpointingConfig(speech_timeout_ms=args.speech_timeout_ms))
     yield recognizer_pb2.StreamingRecognizeRequest(streaming_config=recognizer_pb2.StreamingRecognitionConfig(
-        config=config, interim_results=not args.no_interim))
+        config=config, interim_results=args.interim))
     width = 2 if raw.encoding == "LINEAR16" else 1
     step = raw.sample_rate * args.chunk_ms // 1000 * width
     start = time.monotonic()
@@ -108,11 +116,15 @@ def cmd_transcribe(args) -> int:
                                 obj["client_latency_s"] = round(now - sent, 3)
                     print(json.dumps(obj, ensure_ascii=False), flush=True)
                     continue
+                if response.results and not response.results[0].is_final:
+                    stable = " ".join(r.alternatives[0].transcript for r in response.results if r.stability >= 0.9)
+                    tail = " ".join(r.alternatives[0].transcript for r in response.results if r.stability < 0.9)
+                    lang = response.results[0].language_code
+                    print(f"[interim #{response.utterance_index} {lang}] {stable} | {tail}".rstrip(" |"), flush=True)
                 for result in response.results:
-                    alt = result.alternatives[0] if result.alternatives else None
-                    tag = "final" if result.is_final else "interim"
-                    print(f"[{tag} #{result.utterance_index} {result.language_code}] {alt.transcript if alt else ''}",
-                          flush=True)
+                    if result.is_final:
+                        alt = result.alternatives[0]
+                        print(f"[final #{result.utterance_index} {result.language_code}] {alt.transcript}", flush=True)
                 if response.speech_event_type:
                     name = recognizer_pb2.SpeechEventType.Name(response.speech_event_type)
                     t = response.speech_event_time.ToTimedelta().total_seconds()
