@@ -55,7 +55,10 @@ class SlotMatcher:
         for key, entries in self.forms.items():
             for list_name, value in entries:
                 self._forms_by_list[list_name].append((" ".join(key), key, value))
-        self._fuzzy_cache: dict[str, list[tuple[set[str], int, str]]] = {}
+        # built eagerly (not on the first query that needs it): list name -> _FuzzyIndex
+        self._fuzzy_index: dict[str, _FuzzyIndex] = {
+            name: _FuzzyIndex(forms) for name, forms in self._forms_by_list.items()
+        }
 
     def state(self) -> dict[str, Any]:
         return {
@@ -189,41 +192,92 @@ class SlotMatcher:
     def _fuzzy(self, words: tuple[str, ...], lists: list[str]) -> list[_Candidate]:
         """Near matches for lists the intent expects but nothing matched exactly (ASR slips).
 
-        Similarity is the Dice coefficient of character trigrams, cheap enough per query.
+        Similarity is the Dice coefficient of character trigrams between a window of 1 to
+        ``max_len + 1`` words and a list's surface form of about as many words. Forms are
+        looked up through an inverted trigram index, so only forms sharing a trigram with the
+        window are scored: a query costs the size of its posting lists, not of the list.
         """
         out: list[_Candidate] = []
         n = len(words)
-        window_grams: dict[tuple[int, int], set[str]] = {}
+        window_grams: dict[tuple[int, int], frozenset[str]] = {}
         for list_name in lists:
-            best: tuple[float, _Candidate] | None = None
-            for grams, k, value in self._fuzzy_forms(list_name):
-                for length in (k - 1, k, k + 1):
-                    if length < 1:
-                        continue
-                    for i in range(0, n - length + 1):
-                        wg = window_grams.get((i, length))
-                        if wg is None:
-                            wg = _trigrams(" ".join(words[i : i + length]))
-                            window_grams[(i, length)] = wg
-                        if not wg or min(len(wg), len(grams)) < 0.75 * max(len(wg), len(grams)):
-                            continue
-                        dice = 2.0 * len(grams & wg) / (len(grams) + len(wg))
-                        if dice >= _FUZZY_MIN_DICE and (best is None or dice > best[0]):
-                            best = (dice, _Candidate(i, i + length, list_name, value, exact=False))
+            index = self._fuzzy_index.get(list_name)
+            if index is None:
+                continue
+            best = index.best(words, n, window_grams)
             if best is not None:
-                out.append(best[1])
+                i, length, value = best
+                out.append(_Candidate(i, i + length, list_name, value, exact=False))
         return out
 
-    def _fuzzy_forms(self, list_name: str) -> list[tuple[set[str], int, str]]:
-        cached = self._fuzzy_cache.get(list_name)
-        if cached is None:
-            cached = [
-                (_trigrams(text), len(key), value)
-                for text, key, value in self._forms_by_list.get(list_name, [])
-                if len(text) >= 4
-            ][:_FUZZY_MAX_FORMS]
-            self._fuzzy_cache[list_name] = cached
-        return cached
+
+class _FuzzyIndex:
+    """Character-trigram inverted index over the surface forms of one slot list."""
+
+    __slots__ = ("sizes", "kwords", "values", "postings", "lengths")
+
+    def __init__(self, forms: list[tuple[str, tuple[str, ...], str]]):
+        kept = [(text, key, value) for text, key, value in forms if len(text) >= 4][:_FUZZY_MAX_FORMS]
+        self.sizes: list[int] = []
+        self.kwords: list[int] = []
+        self.values: list[str] = []
+        # form word count k -> trigram -> ids of forms with k words, ascending
+        self.postings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for fid, (text, key, value) in enumerate(kept):
+            grams = _trigrams(text)
+            self.sizes.append(len(grams))
+            self.kwords.append(len(key))
+            self.values.append(value)
+            post = self.postings[len(key)]
+            for g in grams:
+                post[g].append(fid)
+        self.postings = {k: dict(v) for k, v in self.postings.items()}
+        # window lengths worth trying: forms of k words match windows of k-1 .. k+1 words
+        self.lengths = sorted({k + d for k in self.postings for d in (-1, 0, 1) if k + d >= 1})
+
+    def best(self, words: tuple[str, ...], n: int,
+             window_grams: dict[tuple[int, int], frozenset[str]]) -> tuple[int, int, str] | None:
+        """(start, length, value) of the best window >= the Dice threshold, or None.
+
+        Ties go to the earliest form, then the shortest window, then the leftmost one.
+        """
+        best_key: tuple[float, int, int, int] | None = None
+        sizes = self.sizes
+        for length in self.lengths:
+            if length > n:
+                break
+            posts = [self.postings.get(k) for k in (length - 1, length, length + 1)]
+            posts = [p for p in posts if p]
+            if not posts:
+                continue
+            for i in range(0, n - length + 1):
+                wg = window_grams.get((i, length))
+                if wg is None:
+                    wg = window_grams[(i, length)] = frozenset(_trigrams(" ".join(words[i : i + length])))
+                nw = len(wg)
+                if not nw:
+                    continue
+                counts: dict[int, int] = {}
+                for post in posts:
+                    for g in wg:
+                        ids = post.get(g)
+                        if ids:
+                            for f in ids:
+                                counts[f] = counts.get(f, 0) + 1
+                for f, common in counts.items():
+                    nf = sizes[f]
+                    if (nf if nf < nw else nw) < 0.75 * (nf if nf > nw else nw):
+                        continue
+                    dice = 2.0 * common / (nf + nw)
+                    if dice < _FUZZY_MIN_DICE:
+                        continue
+                    key = (-dice, f, length, i)
+                    if best_key is None or key < best_key:
+                        best_key = key
+        if best_key is None:
+            return None
+        _d, f, length, i = best_key
+        return i, length, self.values[f]
 
 
 def _trigrams(text: str) -> set[str]:
