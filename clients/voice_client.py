@@ -4,6 +4,7 @@
     voice-client say TEXT --server HOST:PORT [--voice NAME] -o out.wav
     voice-client voices --server HOST:PORT [--json]
     voice-client health --server HOST:PORT      (exit 0 when SERVING; for healthchecks)
+    voice-client understand TEXT --language xx --server HOST:PORT [--json]
 
 ``transcribe`` streams a WAV file (any rate; 8 kHz mu-law / A-law telephone audio is sent
 as is) over StreamingRecognize in chunks of ``--chunk-ms`` (20-100 ms), optionally at
@@ -52,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true")
 
     add_tts_commands(sub)
+
+    u = sub.add_parser("understand", help="intent and slots of TEXT")
+    u.add_argument("text")
+    u.add_argument("--language", required=True)
+    u.add_argument("--server", default="localhost:50051")
+    u.add_argument("--previous-intent", default="")
+    u.add_argument("--json", action="store_true")
 
     h = sub.add_parser("health", help="exit 0 when the server reports SERVING")
     h.add_argument("--server", default="localhost:50051")
@@ -135,6 +143,28 @@ def cmd_transcribe(args) -> int:
     return 0
 
 
+def cmd_understand(args) -> int:
+    from voice.v1 import understander_pb2, understander_pb2_grpc
+
+    with grpc.insecure_channel(args.server) as channel:
+        try:
+            r = understander_pb2_grpc.UnderstanderStub(channel).Understand(understander_pb2.UnderstandRequest(
+                text=args.text, language_code=args.language, previous_intent=args.previous_intent))
+        except grpc.RpcError as exc:
+            print(f"voice-client: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps({
+            "intent": r.intent, "confidence": round(r.confidence, 4),
+            "slots": [{"name": s.name, "value": s.value, "start": s.start, "end": s.end} for s in r.slots],
+            "alternatives": [{"intent": a.intent, "confidence": round(a.confidence, 4)} for a in r.alternatives],
+        }, ensure_ascii=False))
+    else:
+        slots = ", ".join(f"{s.name}={s.value}" for s in r.slots)
+        print(f"{r.intent} ({r.confidence:.2f}){' ' + slots if slots else ''}")
+    return 0
+
+
 def cmd_health(args) -> int:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -152,7 +182,8 @@ def cmd_health(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"transcribe": cmd_transcribe, "say": cmd_say, "voices": cmd_voices, "health": cmd_health}
+    commands = {"transcribe": cmd_transcribe, "say": cmd_say, "voices": cmd_voices, "health": cmd_health,
+                "understand": cmd_understand}
     return commands[args.command](args)
 
 

@@ -21,7 +21,7 @@ from .asr import normalize_language
 from .audio import AudioFormatError, Encoding, bytes_to_int16, check_rate, looks_like_container, read_audio_bytes
 from .config import ConfigError, EndpointingDefaults
 from .engine import SpeechEngine
-from .servicer_common import ENCODINGS, InvalidArgument, duration as _duration
+from .servicer_common import ENCODINGS, InvalidArgument, duration as _duration, intent_pb
 from .recognition import RecognitionResult, recognize_audio
 from .session import StreamOptions
 from .streaming import InterimUpdate, Output, SpeechEvent, StreamDriver
@@ -85,7 +85,14 @@ def options_from_pb(config: recognizer_pb2.RecognitionConfig, engine: SpeechEngi
         endpointing=endpointing_from_pb(config.endpointing, engine.config.endpointing),
         model=model,
         interim_interval_s=engine.config.asr.interim_interval_s,
+        intent=_check_intent(config, engine),
     )
+
+
+def _check_intent(config, engine: SpeechEngine) -> bool:
+    if config.enable_intent and engine.intents is None:
+        raise InvalidArgument("config.enable_intent: intent understanding is disabled on this server")
+    return config.enable_intent
 
 
 def _alternative(result: RecognitionResult) -> recognizer_pb2.SpeechRecognitionAlternative:
@@ -133,6 +140,7 @@ def _result_pb(result: RecognitionResult) -> recognizer_pb2.StreamingRecognition
         language_code=result.language,
         utterance_index=result.utterance_index,
         processing_latency=_duration(result.latency),
+        intent=intent_pb(result.intent) if result.intent is not None else None,
     )
 
 
@@ -192,6 +200,7 @@ class RecognizerServicer(recognizer_pb2_grpc.RecognizerServicer):
                     result_end_time=_duration(r.end),
                     language_code=r.language,
                     utterance_index=r.utterance_index,
+                    intent=intent_pb(r.intent) if r.intent is not None else None,
                 )
                 for r in results
             ],

@@ -3,6 +3,7 @@
     voice serve [--host H] [--port P] [--config FILE]
     voice transcribe FILE... [--language xx] [--model NAME] [--json]
     voice say TEXT [--voice NAME] [--language xx] -o out.wav
+    voice understand TEXT --language xx [--intents FILE] [--json]
 """
 
 from __future__ import annotations
@@ -42,7 +43,35 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--rate", type=float, default=1.0, help="speaking rate multiplier")
     y.add_argument("--ssml", action="store_true", help="TEXT is SSML")
     y.add_argument("-o", "--output", required=True, help="output .wav")
+
+    u = sub.add_parser("understand", help="intent and slots of TEXT, locally (no server)")
+    u.add_argument("text")
+    u.add_argument("--language", required=True, help="language code, e.g. en")
+    u.add_argument("--intents", default="", help="intents file (YAML/JSON); default: the call-centre domain")
+    u.add_argument("--previous-intent", default="", help="context: the conversation's previous intent")
+    u.add_argument("--json", action="store_true")
     return p
+
+
+def cmd_understand(args, config) -> int:
+    from pathlib import Path
+
+    from .intent import IntentEngine, IntentFileError
+
+    try:
+        intents = IntentEngine.load(Path(args.intents) if args.intents else (Path(config.intent.file) if config.intent.file else None),
+                                    None, Path(config.cache_dir) / "intents")
+        ctx = {"previous_intent": args.previous_intent} if args.previous_intent else None
+        result = intents.understand(args.text, args.language, ctx)
+    except (IntentFileError, ValueError, OSError) as exc:
+        print(f"voice understand: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        slots = ", ".join(f"{s.name}={s.value}" for s in result.slots)
+        print(f"{result.intent} ({result.confidence:.2f}){' ' + slots if slots else ''}")
+    return 0
 
 
 def _engine(config):
@@ -135,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "transcribe":
         return cmd_transcribe(args, config)
+    if args.command == "understand":
+        return cmd_understand(args, config)
     return cmd_say(args, config)
 
 

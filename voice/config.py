@@ -17,6 +17,9 @@ the part they need. The file format is TOML::
     [tts]
     voice = "en_US-joe-medium"  # a name from the catalogue or a Piper .onnx file
     voices = ["/srv/voices/de_DE-thorsten-medium.onnx"]
+
+    [intent]
+    file = "/srv/bank-intents.yaml"  # default: the shipped call-centre domain
 """
 
 from __future__ import annotations
@@ -105,6 +108,15 @@ class TtsConfig:
 
 
 @dataclass(frozen=True)
+class IntentConfig:
+    enabled: bool = True
+    # intents file (YAML/JSON, see voice/intent/README.md); "" = the shipped call-centre domain
+    file: str = ""
+    # languages to train (empty: every language of the file)
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 50051
@@ -124,6 +136,7 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     endpointing: EndpointingDefaults = field(default_factory=EndpointingDefaults)
+    intent: IntentConfig = field(default_factory=IntentConfig)
     cache_dir: Path = field(default_factory=_default_cache_dir)
 
     def validate(self) -> "Config":
@@ -157,8 +170,9 @@ def _section(cls: type, data: Mapping[str, Any], name: str) -> Any:
     if unknown:
         raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
     values = dict(data)
-    if "voices" in values:
-        values["voices"] = tuple(values["voices"])
+    for key in ("voices", "languages"):
+        if key in values:
+            values[key] = tuple(values[key])
     if "models" in values:
         values["models"] = dict(values["models"])
     return cls(**values)
@@ -169,7 +183,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     """Build the config from a TOML file, then ``VOICE_*`` environment variables, then overrides.
 
     Environment: VOICE_HOST, VOICE_PORT, VOICE_ASR_MODEL, VOICE_ASR_DEVICE, VOICE_TTS_VOICE,
-    VOICE_CACHE_DIR. Overrides: ``host=``, ``port=`` (None values are ignored).
+    VOICE_INTENTS_FILE, VOICE_CACHE_DIR. Overrides: ``host=``, ``port=`` (None values are ignored).
     """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -181,12 +195,15 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"server", "asr", "tts", "endpointing", "cache_dir"}
+    unknown = set(data) - {"server", "asr", "tts", "endpointing", "intent", "cache_dir"}
     if unknown:
         raise ConfigError(f"unknown section(s) in config: {', '.join(sorted(unknown))}")
     server = dict(data.get("server", {}))
     asr = dict(data.get("asr", {}))
     tts = dict(data.get("tts", {}))
+    intent = dict(data.get("intent", {}))
+    if "VOICE_INTENTS_FILE" in env:
+        intent["file"] = env["VOICE_INTENTS_FILE"]
     if "VOICE_HOST" in env:
         server["host"] = env["VOICE_HOST"]
     if "VOICE_PORT" in env:
@@ -209,6 +226,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         asr=_section(AsrConfig, asr, "asr"),
         tts=_section(TtsConfig, tts, "tts"),
         endpointing=_section(EndpointingDefaults, data.get("endpointing", {}), "endpointing"),
+        intent=_section(IntentConfig, intent, "intent"),
         cache_dir=cache_dir,
     )
     return cfg.validate()

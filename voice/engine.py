@@ -45,6 +45,8 @@ class SpeechEngine:
         # one queue for every stream's decodes: finals before interims (voice.scheduler)
         self.scheduler = DecodeScheduler(config.asr.num_workers)
         self._tts_pool = ThreadPoolExecutor(config.tts.workers, thread_name_prefix="tts")
+        self._nlu_pool = ThreadPoolExecutor(1, thread_name_prefix="intent")
+        self.intents = None  # voice.intent.IntentEngine once loaded (None when disabled)
         self.catalogue = self._build_catalogue()
         self.ready = threading.Event()
 
@@ -81,8 +83,27 @@ class SpeechEngine:
         rng = np.random.default_rng(0)
         rec.transcribe((rng.standard_normal(16000) * 0.01).astype(np.float32), DecodeOptions(language="en", beam_size=1))
         self.synthesizer(self.catalogue.default).render("Ready.")
+        self.load_intents()
         self.ready.set()
         _LOGGER.info("Engine ready in %.1f s (device %s/%s)", time.monotonic() - t0, self.device.device, self.device.compute_type)
+
+    def load_intents(self) -> None:
+        """Train or load (cached by file hash) the intent model of the configured domain."""
+        cfg = self.config.intent
+        if not cfg.enabled or self.intents is not None:
+            return
+        from pathlib import Path
+
+        from .intent import IntentEngine
+
+        self.intents = IntentEngine.load(Path(cfg.file) if cfg.file else None, cfg.languages or None,
+                                         Path(self.config.cache_dir) / "intents")
+        self.intents.understand("hello", self.intents.languages[0])  # compile/warm
+
+    async def run_nlu(self, fn, *args):
+        """Run an intent step (``self.intents.understand`` and the like) in its own thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._nlu_pool, fn, *args)
 
     def recognizer(self, name: str | None) -> WhisperRecognizer:
         """The loaded model ``name`` (None: the default), loading it on first use."""
@@ -132,3 +153,4 @@ class SpeechEngine:
     def close(self) -> None:
         self.scheduler.close()
         self._tts_pool.shutdown(wait=False, cancel_futures=True)
+        self._nlu_pool.shutdown(wait=False, cancel_futures=True)

@@ -9,7 +9,7 @@ through :class:`~voice.session.RecognitionSession` and the engine (blocking): th
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class RecognitionResult:
     utterance_index: int
     latency: float  # seconds from the audio being complete to the result being ready
     words: tuple[WordResult, ...] = ()
+    intent: object | None = None  # voice.intent.IntentResult, finals with intent enabled
 
 
 def decode_options(options: StreamOptions, beam_size: int, interim: bool = False) -> DecodeOptions:
@@ -99,5 +100,16 @@ def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: Stream
         if isinstance(event, Utterance):
             transcript = rec.transcribe(event.audio, opts)
             if not transcript.empty:
-                results.append(build_result(event, transcript, True, options.word_time_offsets))
+                result = build_result(event, transcript, True, options.word_time_offsets)
+                if options.intent and engine.intents is not None:
+                    context = {"previous_intent": results[-1].intent.intent} if results and results[-1].intent else None
+                    result = replace(result, intent=understand_or_none(engine.intents, result, context))
+                results.append(result)
     return results
+
+
+def understand_or_none(intents, result: RecognitionResult, context: dict | None):
+    """The intent of a final's transcript, or None when its language has no trained model."""
+    if result.language.split("-")[0] not in intents.languages:
+        return None
+    return intents.understand(result.transcript, result.language, context)

@@ -17,14 +17,23 @@ from grpc_reflection.v1alpha import reflection
 from .config import Config
 from .engine import SpeechEngine
 from .asr_servicer import RecognizerServicer
+from .intent_servicer import UnderstanderServicer
 from .tts_servicer import SynthesizerServicer
-from .v1 import recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
+from .v1 import (
+    recognizer_pb2,
+    recognizer_pb2_grpc,
+    synthesizer_pb2,
+    synthesizer_pb2_grpc,
+    understander_pb2,
+    understander_pb2_grpc,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_NAMES = (
     recognizer_pb2.DESCRIPTOR.services_by_name["Recognizer"].full_name,
     synthesizer_pb2.DESCRIPTOR.services_by_name["Synthesizer"].full_name,
+    understander_pb2.DESCRIPTOR.services_by_name["Understander"].full_name,
 )
 
 
@@ -42,6 +51,7 @@ class VoiceServer:
         self.recognizer = RecognizerServicer(self.engine, config.server.max_sessions)
         recognizer_pb2_grpc.add_RecognizerServicer_to_server(self.recognizer, self.server)
         synthesizer_pb2_grpc.add_SynthesizerServicer_to_server(SynthesizerServicer(self.engine), self.server)
+        understander_pb2_grpc.add_UnderstanderServicer_to_server(UnderstanderServicer(self.engine), self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from google.protobuf.duration_pb2 import Duration
 
 from .audio import Encoding
-from .v1 import audio_pb2
+from .v1 import audio_pb2, understander_pb2
 
 ENCODINGS = {
     audio_pb2.LINEAR16: Encoding.LINEAR16,
@@ -25,3 +25,13 @@ def duration(seconds: float) -> Duration:
     return d
 
 
+
+
+def intent_pb(result) -> understander_pb2.UnderstandResponse:
+    """voice.intent.IntentResult -> UnderstandResponse."""
+    return understander_pb2.UnderstandResponse(
+        intent=result.intent,
+        confidence=result.confidence,
+        slots=[understander_pb2.IntentSlot(name=s.name, value=s.value, start=s.start, end=s.end) for s in result.slots],
+        alternatives=[understander_pb2.IntentAlternative(intent=name, confidence=conf) for name, conf in result.alternatives],
+    )

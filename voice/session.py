@@ -34,6 +34,7 @@ class StreamOptions:
     endpointing: EndpointingDefaults = field(default_factory=EndpointingDefaults)
     model: str | None = None
     interim_interval_s: float = 1.0
+    intent: bool = False  # attach the intent to finals
 
 
 @dataclass(frozen=True)

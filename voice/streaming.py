@@ -24,7 +24,8 @@ import logging
 from dataclasses import dataclass, replace
 
 from .asr import DecodeOptions, Transcript, Word
-from .recognition import RecognitionResult, build_result
+from .intent.types import NONE_INTENT
+from .recognition import RecognitionResult, build_result, understand_or_none
 from .scheduler import FINAL, INTERIM, DecodeScheduler
 from .session import (
     InterimRequest,
@@ -87,6 +88,7 @@ class StreamDriver:
         self._tasks: set[asyncio.Task] = set()
         self._decoder = asyncio.create_task(self._decode_finals())
         self.interims_sent = 0
+        self._last_intent = ""
 
     # -- input --------------------------------------------------------------------------
     async def push(self, data: bytes, flush: bool = False) -> None:
@@ -219,7 +221,17 @@ class StreamDriver:
                                         transcript.language_probability, transcript.confidence, words)
             self._language.pop(utt.index, None)
             if not transcript.empty:
-                await self._out.put(build_result(utt, transcript, True, self.options.word_time_offsets))
+                result = build_result(utt, transcript, True, self.options.word_time_offsets)
+                if self.options.intent and self.engine.intents is not None:
+                    result = replace(result, intent=await self._understand(result))
+                await self._out.put(result)
+
+    async def _understand(self, result: RecognitionResult):
+        context = {"previous_intent": self._last_intent} if self._last_intent else None
+        intent = await self.engine.run_nlu(understand_or_none, self.engine.intents, result, context)
+        if intent is not None and intent.intent != NONE_INTENT:
+            self._last_intent = intent.intent
+        return intent
 
 
 def _part(result: RecognitionResult, words: list, stability: float, offset: float, word_offsets: bool) -> RecognitionResult:

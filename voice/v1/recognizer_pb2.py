@@ -24,39 +24,40 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from voice.v1 import audio_pb2 as voice_dot_v1_dot_audio__pb2
+from voice.v1 import understander_pb2 as voice_dot_v1_dot_understander__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19voice/v1/recognizer.proto\x12\x08voice.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x14voice/v1/audio.proto\"\xbb\x01\n\x11\x45ndpointingConfig\x12\x1f\n\x12vad_aggressiveness\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x13trailing_silence_ms\x18\x02 \x01(\x05\x12\x1d\n\x15max_utterance_seconds\x18\x03 \x01(\x02\x12\x17\n\x0fspeech_start_ms\x18\x04 \x01(\x05\x12\x19\n\x11speech_timeout_ms\x18\x05 \x01(\x05\x42\x15\n\x13_vad_aggressiveness\"\x8d\x02\n\x11RecognitionConfig\x12)\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x02 \x01(\x05\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12 \n\x18\x65nable_word_time_offsets\x18\x04 \x01(\x08\x12\x30\n\x0b\x65ndpointing\x18\x05 \x01(\x0b\x32\x1b.voice.v1.EndpointingConfig\x12\r\n\x05model\x18\x06 \x01(\t\x12\"\n\x1a\x61lternative_language_codes\x18\x07 \x03(\t\x12\x14\n\x0cphrase_hints\x18\x08 \x03(\t\"b\n\x1aStreamingRecognitionConfig\x12+\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1b.voice.v1.RecognitionConfig\x12\x17\n\x0finterim_results\x18\x02 \x01(\x08\"\x9a\x01\n\x19StreamingRecognizeRequest\x12@\n\x10streaming_config\x18\x01 \x01(\x0b\x32$.voice.v1.StreamingRecognitionConfigH\x00\x12\x17\n\raudio_content\x18\x02 \x01(\x0cH\x00\x12\r\n\x05\x66lush\x18\x03 \x01(\x08\x42\x13\n\x11streaming_request\"\x88\x01\n\x08WordInfo\x12-\n\nstart_time\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04word\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\"i\n\x1cSpeechRecognitionAlternative\x12\x12\n\ntranscript\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12!\n\x05words\x18\x03 \x03(\x0b\x32\x12.voice.v1.WordInfo\"\xd0\x02\n\x1aStreamingRecognitionResult\x12<\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32&.voice.v1.SpeechRecognitionAlternative\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\x11\n\tstability\x18\x03 \x01(\x02\x12\x34\n\x11result_start_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fresult_end_time\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x06 \x01(\t\x12\x17\n\x0futterance_index\x18\x07 \x01(\x05\x12\x35\n\x12processing_latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xd8\x01\n\x1aStreamingRecognizeResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.voice.v1.StreamingRecognitionResult\x12\x34\n\x11speech_event_type\x18\x02 \x01(\x0e\x32\x19.voice.v1.SpeechEventType\x12\x34\n\x11speech_event_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0futterance_index\x18\x04 \x01(\x05\"V\n\x10RecognizeRequest\x12+\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1b.voice.v1.RecognitionConfig\x12\x15\n\raudio_content\x18\x02 \x01(\x0c\"\xf1\x01\n\x17SpeechRecognitionResult\x12<\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32&.voice.v1.SpeechRecognitionAlternative\x12\x34\n\x11result_start_time\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fresult_end_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\x12\x17\n\x0futterance_index\x18\x05 \x01(\x05\"\x80\x01\n\x11RecognizeResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.voice.v1.SpeechRecognitionResult\x12\x37\n\x14total_audio_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration*i\n\x0fSpeechEventType\x12\x1c\n\x18SPEECH_EVENT_UNSPECIFIED\x10\x00\x12\x12\n\x0eSPEECH_STARTED\x10\x01\x12\x10\n\x0cSPEECH_ENDED\x10\x02\x12\x12\n\x0eSPEECH_TIMEOUT\x10\x03\x32\xb7\x01\n\nRecognizer\x12\x63\n\x12StreamingRecognize\x12#.voice.v1.StreamingRecognizeRequest\x1a$.voice.v1.StreamingRecognizeResponse(\x01\x30\x01\x12\x44\n\tRecognize\x12\x1a.voice.v1.RecognizeRequest\x1a\x1b.voice.v1.RecognizeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19voice/v1/recognizer.proto\x12\x08voice.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x14voice/v1/audio.proto\x1a\x1bvoice/v1/understander.proto\"\xbb\x01\n\x11\x45ndpointingConfig\x12\x1f\n\x12vad_aggressiveness\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x13trailing_silence_ms\x18\x02 \x01(\x05\x12\x1d\n\x15max_utterance_seconds\x18\x03 \x01(\x02\x12\x17\n\x0fspeech_start_ms\x18\x04 \x01(\x05\x12\x19\n\x11speech_timeout_ms\x18\x05 \x01(\x05\x42\x15\n\x13_vad_aggressiveness\"\xa4\x02\n\x11RecognitionConfig\x12)\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x02 \x01(\x05\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12 \n\x18\x65nable_word_time_offsets\x18\x04 \x01(\x08\x12\x30\n\x0b\x65ndpointing\x18\x05 \x01(\x0b\x32\x1b.voice.v1.EndpointingConfig\x12\r\n\x05model\x18\x06 \x01(\t\x12\"\n\x1a\x61lternative_language_codes\x18\x07 \x03(\t\x12\x14\n\x0cphrase_hints\x18\x08 \x03(\t\x12\x15\n\renable_intent\x18\t \x01(\x08\"b\n\x1aStreamingRecognitionConfig\x12+\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1b.voice.v1.RecognitionConfig\x12\x17\n\x0finterim_results\x18\x02 \x01(\x08\"\x9a\x01\n\x19StreamingRecognizeRequest\x12@\n\x10streaming_config\x18\x01 \x01(\x0b\x32$.voice.v1.StreamingRecognitionConfigH\x00\x12\x17\n\raudio_content\x18\x02 \x01(\x0cH\x00\x12\r\n\x05\x66lush\x18\x03 \x01(\x08\x42\x13\n\x11streaming_request\"\x88\x01\n\x08WordInfo\x12-\n\nstart_time\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04word\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\"i\n\x1cSpeechRecognitionAlternative\x12\x12\n\ntranscript\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12!\n\x05words\x18\x03 \x03(\x0b\x32\x12.voice.v1.WordInfo\"\xfe\x02\n\x1aStreamingRecognitionResult\x12<\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32&.voice.v1.SpeechRecognitionAlternative\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\x11\n\tstability\x18\x03 \x01(\x02\x12\x34\n\x11result_start_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fresult_end_time\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x06 \x01(\t\x12\x17\n\x0futterance_index\x18\x07 \x01(\x05\x12\x35\n\x12processing_latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x06intent\x18\t \x01(\x0b\x32\x1c.voice.v1.UnderstandResponse\"\xd8\x01\n\x1aStreamingRecognizeResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.voice.v1.StreamingRecognitionResult\x12\x34\n\x11speech_event_type\x18\x02 \x01(\x0e\x32\x19.voice.v1.SpeechEventType\x12\x34\n\x11speech_event_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0futterance_index\x18\x04 \x01(\x05\"V\n\x10RecognizeRequest\x12+\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1b.voice.v1.RecognitionConfig\x12\x15\n\raudio_content\x18\x02 \x01(\x0c\"\x9f\x02\n\x17SpeechRecognitionResult\x12<\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32&.voice.v1.SpeechRecognitionAlternative\x12\x34\n\x11result_start_time\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fresult_end_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\x12\x17\n\x0futterance_index\x18\x05 \x01(\x05\x12,\n\x06intent\x18\x06 \x01(\x0b\x32\x1c.voice.v1.UnderstandResponse\"\x80\x01\n\x11RecognizeResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.voice.v1.SpeechRecognitionResult\x12\x37\n\x14total_audio_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration*i\n\x0fSpeechEventType\x12\x1c\n\x18SPEECH_EVENT_UNSPECIFIED\x10\x00\x12\x12\n\x0eSPEECH_STARTED\x10\x01\x12\x10\n\x0cSPEECH_ENDED\x10\x02\x12\x12\n\x0eSPEECH_TIMEOUT\x10\x03\x32\xb7\x01\n\nRecognizer\x12\x63\n\x12StreamingRecognize\x12#.voice.v1.StreamingRecognizeRequest\x1a$.voice.v1.StreamingRecognizeResponse(\x01\x30\x01\x12\x44\n\tRecognize\x12\x1a.voice.v1.RecognizeRequest\x1a\x1b.voice.v1.RecognizeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'voice.v1.recognizer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SPEECHEVENTTYPE']._serialized_start=2079
-  _globals['_SPEECHEVENTTYPE']._serialized_end=2184
-  _globals['_ENDPOINTINGCONFIG']._serialized_start=94
-  _globals['_ENDPOINTINGCONFIG']._serialized_end=281
-  _globals['_RECOGNITIONCONFIG']._serialized_start=284
-  _globals['_RECOGNITIONCONFIG']._serialized_end=553
-  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_start=555
-  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_end=653
-  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=656
-  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_end=810
-  _globals['_WORDINFO']._serialized_start=813
-  _globals['_WORDINFO']._serialized_end=949
-  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_start=951
-  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_end=1056
-  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_start=1059
-  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_end=1395
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=1398
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=1614
-  _globals['_RECOGNIZEREQUEST']._serialized_start=1616
-  _globals['_RECOGNIZEREQUEST']._serialized_end=1702
-  _globals['_SPEECHRECOGNITIONRESULT']._serialized_start=1705
-  _globals['_SPEECHRECOGNITIONRESULT']._serialized_end=1946
-  _globals['_RECOGNIZERESPONSE']._serialized_start=1949
-  _globals['_RECOGNIZERESPONSE']._serialized_end=2077
-  _globals['_RECOGNIZER']._serialized_start=2187
-  _globals['_RECOGNIZER']._serialized_end=2370
+  _globals['_SPEECHEVENTTYPE']._serialized_start=2223
+  _globals['_SPEECHEVENTTYPE']._serialized_end=2328
+  _globals['_ENDPOINTINGCONFIG']._serialized_start=123
+  _globals['_ENDPOINTINGCONFIG']._serialized_end=310
+  _globals['_RECOGNITIONCONFIG']._serialized_start=313
+  _globals['_RECOGNITIONCONFIG']._serialized_end=605
+  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_start=607
+  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_end=705
+  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=708
+  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_end=862
+  _globals['_WORDINFO']._serialized_start=865
+  _globals['_WORDINFO']._serialized_end=1001
+  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_start=1003
+  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_end=1108
+  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_start=1111
+  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_end=1493
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=1496
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=1712
+  _globals['_RECOGNIZEREQUEST']._serialized_start=1714
+  _globals['_RECOGNIZEREQUEST']._serialized_end=1800
+  _globals['_SPEECHRECOGNITIONRESULT']._serialized_start=1803
+  _globals['_SPEECHRECOGNITIONRESULT']._serialized_end=2090
+  _globals['_RECOGNIZERESPONSE']._serialized_start=2093
+  _globals['_RECOGNIZERESPONSE']._serialized_end=2221
+  _globals['_RECOGNIZER']._serialized_start=2331
+  _globals['_RECOGNIZER']._serialized_end=2514
 # @@protoc_insertion_point(module_scope)
