@@ -24,6 +24,7 @@ from .types import Slot
 _MAX_FORMS_PER_VALUE = 64
 _FUZZY_MIN_DICE = 0.75
 _FUZZY_MAX_FORMS = 400
+_MIN_SUFFIX_COUNT = 2
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class SlotMatcher:
         self.prior: dict[str, float] = state["prior"]
         self.left: dict[str, dict[str, float]] = state["left"]
         self.right: dict[str, dict[str, float]] = state["right"]
+        # list name -> endings the templates glue onto its values ("{area}ets" -> "kokets")
+        self.suffixes: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in state.get("suffixes", {}).items()}
+        self._suffix_lengths = sorted({len(x) for v in self.suffixes.values() for x in v}, reverse=True)
         # list name -> surface forms (for the fuzzy fallback)
         self._forms_by_list: dict[str, list[tuple[str, tuple[str, ...], str]]] = defaultdict(list)
         for key, entries in self.forms.items():
@@ -69,6 +73,7 @@ class SlotMatcher:
             "prior": self.prior,
             "left": self.left,
             "right": self.right,
+            "suffixes": {k: sorted(v) for k, v in self.suffixes.items()},
         }
 
     @classmethod
@@ -101,12 +106,19 @@ class SlotMatcher:
         prior: Counter = Counter()
         left: dict[str, Counter] = defaultdict(Counter)
         right: dict[str, Counter] = defaultdict(Counter)
+        suffixes: dict[str, Counter] = defaultdict(Counter)
         for sample in samples:
             if not sample.slots:
                 continue
             toks = tokenize(sample.text)
             for slot in sample.slots:
                 first, last = _token_range(toks, slot.start, slot.end)
+                if last > first and toks.spans[last - 1][1] > slot.end and slot.list_name in lists \
+                        and isinstance(lists[slot.list_name], TextSlotList):
+                    # the value's last token runs on past the slot: a glued-on ending
+                    tail = tokenize(sample.text[slot.end : toks.spans[last - 1][1]]).words
+                    if len(tail) == 1 and tail[0].isalpha():
+                        suffixes[slot.list_name][tail[0]] += 1
                 key = sample.intent + "\t" + slot.name
                 prior[key] += 1
                 left[key][toks.words[first - 1] if first > 0 else "<s>"] += 1
@@ -119,6 +131,7 @@ class SlotMatcher:
             "prior": {k: float(v) for k, v in prior.items()},
             "left": {k: _log_probs(c) for k, c in left.items()},
             "right": {k: _log_probs(c) for k, c in right.items()},
+            "suffixes": {k: sorted(x for x, n in c.items() if n >= _MIN_SUFFIX_COUNT) for k, c in suffixes.items()},
         }
         return cls(state)
 
@@ -140,6 +153,8 @@ class SlotMatcher:
                     for list_name, value in entries:
                         if list_name in wanted:
                             cands.append(_Candidate(i, i + length, list_name, value))
+                if self._suffix_lengths:
+                    self._suffixed(words, i, length, wanted, cands)
         for span in numbers:
             for list_name, (lo, hi) in self.ranges.items():
                 if list_name in wanted and lo <= span.value <= hi:
@@ -177,6 +192,19 @@ class SlotMatcher:
             slots.append(Slot(name, c.value, start, end))
         slots.sort(key=lambda s: s.start)
         return tuple(slots)
+
+    def _suffixed(self, words: tuple[str, ...], i: int, length: int, wanted, cands: list[_Candidate]) -> None:
+        """Values whose last word carries an ending learned from the templates ("sovrummets")."""
+        last = words[i + length - 1]
+        for k in self._suffix_lengths:
+            if len(last) - k < 2:
+                continue
+            suffix = last[-k:]
+            entries = self.forms.get(words[i : i + length - 1] + (last[:-k],))
+            if entries:
+                for list_name, value in entries:
+                    if list_name in wanted and suffix in self.suffixes.get(list_name, ()):
+                        cands.append(_Candidate(i, i + length, list_name, value))
 
     def _score(self, intent: str, slot_name: str, words: tuple[str, ...], start: int, end: int) -> float:
         key = intent + "\t" + slot_name
