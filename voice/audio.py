@@ -63,28 +63,49 @@ def int16_to_bytes(samples: np.ndarray, encoding: Encoding) -> bytes:
     return kernels.alaw_encode(samples).tobytes()
 
 
+@dataclass(frozen=True)
+class Decoded:
+    audio: np.ndarray  # float32, 16 kHz
+    frames: np.ndarray | None = None  # the same audio's complete 20 ms int16 VAD frames, when fused
+
+
 class AudioDecoder:
-    """One stream's raw chunks -> mono float32 at 16 kHz, resampler state carried across chunks."""
+    """One stream's raw chunks -> mono float32 at 16 kHz, resampler state carried across chunks.
+
+    8 kHz G.711 (the telephone case) goes through the fused :class:`kernels.TelephonyFrontEnd`
+    (decode + resample + int16 VAD frames in one pass per chunk); everything else through the
+    G.711 / conversion kernels and :class:`kernels.StreamingResampler`.
+    """
 
     def __init__(self, encoding: Encoding, sample_rate: int):
         self.encoding = encoding
         self.sample_rate = check_rate(sample_rate)
-        self._resampler = (
-            kernels.StreamingResampler(sample_rate, TARGET_RATE) if sample_rate != TARGET_RATE else None
-        )
+        self._telephony = None
+        self._resampler = None
+        if encoding is not Encoding.LINEAR16 and sample_rate == 8000:
+            self._telephony = kernels.TelephonyFrontEnd("mulaw" if encoding is Encoding.MULAW else "alaw")
+        elif sample_rate != TARGET_RATE:
+            self._resampler = kernels.StreamingResampler(sample_rate, TARGET_RATE)
         self.samples_in = 0  # input samples accepted so far
 
-    def decode(self, data: bytes) -> np.ndarray:
+    def decode(self, data: bytes) -> Decoded:
+        if self._telephony is not None:
+            self.samples_in += len(data)
+            out = self._telephony.process(data)
+            return Decoded(out.audio, out.frames)
         pcm = bytes_to_int16(data, self.encoding)
         self.samples_in += pcm.size
         audio = kernels.int16_to_float32(pcm)
-        return self._resampler.process(audio) if self._resampler is not None else audio
+        return Decoded(self._resampler.process(audio) if self._resampler is not None else audio)
 
-    def flush(self) -> np.ndarray:
-        """The samples the resampler still holds back (call once, at the end of the stream)."""
+    def flush(self) -> Decoded:
+        """What the resampler still holds back (call once, at the end of the stream)."""
+        if self._telephony is not None:
+            out = self._telephony.flush()
+            return Decoded(out.audio, out.frames)
         if self._resampler is None:
-            return np.zeros(0, dtype=np.float32)
-        return self._resampler.flush()
+            return Decoded(np.zeros(0, dtype=np.float32))
+        return Decoded(self._resampler.flush())
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

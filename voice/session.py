@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import AudioDecoder, Encoding
+from .audio import AudioDecoder, Decoded, Encoding
 from .config import EndpointingDefaults
 from .vad import FRAME_SAMPLES, SAMPLE_RATE, Endpointer, SpeechEnd, SpeechStart
 
@@ -208,10 +208,10 @@ class RecognitionSession:
         return events
 
     # -- internals ----------------------------------------------------------------------
-    def _feed(self, audio: np.ndarray) -> list[SessionEvent]:
-        self._buffer.append(audio)
+    def _feed(self, decoded: Decoded) -> list[SessionEvent]:
+        self._buffer.append(decoded.audio)
         events: list[SessionEvent] = []
-        for boundary in self._endpointer.push(audio):
+        for boundary in self._endpointer.push(decoded.audio, decoded.frames):
             events += self._boundary(boundary)
         if self._pending_end is not None and self._buffer.end >= self._pending_end.frame * FRAME_SAMPLES + self._tail:
             events += self._close(self._pending_end)

@@ -69,18 +69,24 @@ class Endpointer:
         return self._last_voiced_end
 
     def is_speech(self, frame: np.ndarray) -> bool:
-        return self._vad.is_speech(kernels.float32_to_int16(frame).tobytes(), SAMPLE_RATE)
+        """webrtcvad's decision on one int16 frame of FRAME_SAMPLES."""
+        return self._vad.is_speech(frame.tobytes(), SAMPLE_RATE)
 
-    def push(self, audio: np.ndarray) -> list[Boundary]:
-        """Classify every complete 20 ms frame of ``audio`` (float32, 16 kHz)."""
-        if self._pending.size:
-            audio = np.concatenate([self._pending, audio])
-        n = audio.size // FRAME_SAMPLES
-        self._pending = audio[n * FRAME_SAMPLES:].copy()
+    def push(self, audio: np.ndarray, frames: np.ndarray | None = None) -> list[Boundary]:
+        """Classify every complete 20 ms frame of ``audio`` (float32, 16 kHz).
+
+        ``frames``: the same audio's complete frames already as int16, shape (n, 320), from
+        a fused front end (:class:`kernels.TelephonyFrontEnd`); then ``audio`` is not framed.
+        """
+        if frames is None:
+            if self._pending.size:
+                audio = np.concatenate([self._pending, audio])
+            n = audio.size // FRAME_SAMPLES
+            self._pending = audio[n * FRAME_SAMPLES:].copy()
+            frames = kernels.float32_to_int16(audio[: n * FRAME_SAMPLES]).reshape(n, FRAME_SAMPLES)
         out: list[Boundary] = []
-        for i in range(n):
-            voiced = self.is_speech(audio[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES])
-            self._step(voiced, out)
+        for frame in frames:
+            self._step(self.is_speech(frame), out)
         return out
 
     def _step(self, voiced: bool, out: list[Boundary]) -> None:
