@@ -25,6 +25,8 @@ _MAX_FORMS_PER_VALUE = 64
 _FUZZY_MIN_DICE = 0.75
 _FUZZY_MAX_FORMS = 400
 _MIN_SUFFIX_COUNT = 2
+# slot context mixture: the intent's own counts, the slot name's over all intents, the list's
+_W_OWN, _W_SLOT, _W_LIST = 0.6, 0.25, 0.15
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class SlotMatcher:
         self.prior: dict[str, float] = state["prior"]
         self.left: dict[str, dict[str, float]] = state["left"]
         self.right: dict[str, dict[str, float]] = state["right"]
+        # back-off context: per slot name over all intents, and per list (held-out phrasings)
+        self.left_pooled: dict[str, dict[str, float]] = state.get("left_pooled", {})
+        self.right_pooled: dict[str, dict[str, float]] = state.get("right_pooled", {})
         # list name -> endings the templates glue onto its values ("{area}ets" -> "kokets")
         self.suffixes: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in state.get("suffixes", {}).items()}
         self._suffix_lengths = sorted({len(x) for v in self.suffixes.values() for x in v}, reverse=True)
@@ -74,6 +79,8 @@ class SlotMatcher:
             "left": self.left,
             "right": self.right,
             "suffixes": {k: sorted(v) for k, v in self.suffixes.items()},
+            "left_pooled": self.left_pooled,
+            "right_pooled": self.right_pooled,
         }
 
     @classmethod
@@ -121,16 +128,21 @@ class SlotMatcher:
                         suffixes[slot.list_name][tail[0]] += 1
                 key = sample.intent + "\t" + slot.name
                 prior[key] += 1
-                left[key][toks.words[first - 1] if first > 0 else "<s>"] += 1
-                right[key][toks.words[last] if last < len(toks) else "</s>"] += 1
+                lw = toks.words[first - 1] if first > 0 else "<s>"
+                rw = toks.words[last] if last < len(toks) else "</s>"
+                for k in (key, "s\t" + slot.name, "l\t" + slot.list_name):
+                    left[k][lw] += 1
+                    right[k][rw] += 1
         state = {
             "forms": {k: sorted([list(e) for e in v]) for k, v in forms.items()},
             "ranges": {k: list(v) for k, v in ranges.items()},
             "time_lists": sorted(data.time_lists & used_lists),
             "intent_slots": {i: {ln: sorted(s) for ln, s in d.items()} for i, d in intent_slots.items()},
             "prior": {k: float(v) for k, v in prior.items()},
-            "left": {k: _log_probs(c) for k, c in left.items()},
-            "right": {k: _log_probs(c) for k, c in right.items()},
+            "left": {k: _log_probs(c) for k, c in left.items() if "\t" in k and k[:2] not in ("s\t", "l\t")},
+            "right": {k: _log_probs(c) for k, c in right.items() if "\t" in k and k[:2] not in ("s\t", "l\t")},
+            "left_pooled": {k: _probs(c) for k, c in left.items() if k[:2] in ("s\t", "l\t")},
+            "right_pooled": {k: _probs(c) for k, c in right.items() if k[:2] in ("s\t", "l\t")},
             "suffixes": {k: sorted(x for x, n in c.items() if n >= _MIN_SUFFIX_COUNT) for k, c in suffixes.items()},
         }
         return cls(state)
@@ -172,7 +184,7 @@ class SlotMatcher:
         for c in cands:
             best_name, best_score = None, -math.inf
             for slot_name in wanted[c.list_name]:
-                s = self._score(intent, slot_name, words, c.start, c.end)
+                s = self._score(intent, slot_name, words, c.start, c.end, c.list_name)
                 if s > best_score:
                     best_name, best_score = slot_name, s
             if best_name is not None:
@@ -206,16 +218,33 @@ class SlotMatcher:
                     if list_name in wanted and suffix in self.suffixes.get(list_name, ()):
                         cands.append(_Candidate(i, i + length, list_name, value))
 
-    def _score(self, intent: str, slot_name: str, words: tuple[str, ...], start: int, end: int) -> float:
+    def _score(self, intent: str, slot_name: str, words: tuple[str, ...], start: int, end: int,
+               list_name: str = "") -> float:
+        """log prior + log P(left word) + log P(right word) of this slot of this intent.
+
+        The word probabilities mix the intent's own counts with the slot's counts over all
+        intents and the list's counts, so a phrasing the intent's templates lack ("99
+        seconds" after a new verb) still favours the slot whose unit word it is.
+        """
         key = intent + "\t" + slot_name
         score = math.log(self.prior.get(key, 0.0) + 1.0)
         lw = words[start - 1] if start > 0 else "<s>"
         rw = words[end] if end < len(words) else "</s>"
-        left = self.left.get(key)
-        right = self.right.get(key)
-        score += left.get(lw, left.get("<unk>", -8.0)) if left else -8.0
-        score += right.get(rw, right.get("<unk>", -8.0)) if right else -8.0
+        score += self._side(self.left.get(key), self.left_pooled, slot_name, list_name, lw)
+        score += self._side(self.right.get(key), self.right_pooled, slot_name, list_name, rw)
         return score
+
+    @staticmethod
+    def _side(own: dict[str, float] | None, pooled: dict[str, dict[str, float]], slot_name: str,
+              list_name: str, word: str) -> float:
+        p_own = math.exp(own.get(word, own.get("<unk>", -8.0))) if own else math.exp(-8.0)
+        if not pooled:
+            return math.log(p_own)
+        ps = pooled.get("s\t" + slot_name)
+        pl = pooled.get("l\t" + list_name)
+        p_slot = ps.get(word, ps["<unk>"]) if ps else 0.0
+        p_list = pl.get(word, pl["<unk>"]) if pl else 0.0
+        return math.log(_W_OWN * p_own + _W_SLOT * p_slot + _W_LIST * p_list + 1e-6)
 
     def _fuzzy(self, words: tuple[str, ...], lists: list[str]) -> list[_Candidate]:
         """Near matches for lists the intent expects but nothing matched exactly (ASR slips).
@@ -335,6 +364,13 @@ def _token_range(toks: Tokens, start: int, end: int) -> tuple[int, int]:
     if first is None:
         return 0, 0
     return first, last
+
+
+def _probs(counts: Counter) -> dict[str, float]:
+    total = sum(counts.values()) + len(counts) + 1.0
+    out = {w: (c + 1.0) / total for w, c in counts.items()}
+    out["<unk>"] = 1.0 / total
+    return out
 
 
 def _log_probs(counts: Counter) -> dict[str, float]:
