@@ -8,12 +8,26 @@ across chunks; :func:`read_audio_file` reads containers. The DSP itself is in :m
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
 
 import kernels
+
+try:  # the C reference: stdlib up to 3.12, the audioop-lts package on 3.13+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop as _audioop
+except ImportError:  # pragma: no cover - depends on the Python build
+    _audioop = None
+
+# Below these sizes (samples) one audioop call beats one numba kernel call (per-call dispatch
+# dominates); above them the kernels win by up to 40x. Measured by bench/kernels.py and
+# the crossover measured on the 2-core machine (README).
+G711_ENCODE_AUDIOOP_BELOW = 400
+G711_DECODE_AUDIOOP_BELOW = {"MULAW": 4000, "ALAW": 16000}
 
 TARGET_RATE = 16000
 MIN_RATE = 8000
@@ -50,6 +64,9 @@ def bytes_to_int16(data: bytes, encoding: Encoding) -> np.ndarray:
         if len(data) % 2:
             raise AudioFormatError("audio_content", f"LINEAR16 audio must have an even number of bytes, got {len(data)}")
         return np.frombuffer(data, dtype="<i2")
+    if _audioop is not None and len(data) < G711_DECODE_AUDIOOP_BELOW[encoding.value]:
+        pcm = _audioop.ulaw2lin(data, 2) if encoding is Encoding.MULAW else _audioop.alaw2lin(data, 2)
+        return np.frombuffer(pcm, dtype="<i2")
     raw = np.frombuffer(data, dtype=np.uint8)
     return kernels.mulaw_decode(raw) if encoding is Encoding.MULAW else kernels.alaw_decode(raw)
 
@@ -58,6 +75,9 @@ def int16_to_bytes(samples: np.ndarray, encoding: Encoding) -> bytes:
     """Encode int16 samples as raw ``encoding`` bytes."""
     if encoding is Encoding.LINEAR16:
         return samples.astype("<i2", copy=False).tobytes()
+    if _audioop is not None and samples.size < G711_ENCODE_AUDIOOP_BELOW:
+        raw = samples.astype("<i2", copy=False).tobytes()
+        return _audioop.lin2ulaw(raw, 2) if encoding is Encoding.MULAW else _audioop.lin2alaw(raw, 2)
     if encoding is Encoding.MULAW:
         return kernels.mulaw_encode(samples).tobytes()
     return kernels.alaw_encode(samples).tobytes()
