@@ -20,7 +20,6 @@ import json
 import os
 import queue
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -136,10 +135,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+class ServerStats:
+    """Reads the server's `stats {json}` log lines (it logs one on SIGUSR1)."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            if " stats {" in line:
+                self.lines.put(json.loads(line.split(" stats ", 1)[1]))
+
+    def snapshot(self, timeout=10.0):
+        import signal
+
+        self.proc.send_signal(signal.SIGUSR1)
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
 def start_server(port):
     env = dict(os.environ, VOICE_CACHE_DIR=str(ROOT / ".cache"))
     proc = subprocess.Popen([str(Path(sys.executable).parent / "voice"), "--log-level", "WARNING", "serve",
-                             "--host", "127.0.0.1", "--port", str(port)], env=env)
+                             "--host", "127.0.0.1", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
@@ -156,10 +178,11 @@ def start_server(port):
     raise SystemExit("server did not become healthy")
 
 
-def run_level(address, n, prompts, language, pid):
+def run_level(address, n, prompts, language, pid, stats_reader=None):
     per_stream = max(1, len(prompts) // n) if n > 1 else len(prompts)
     stats = StreamStats()
     threads = []
+    before = stats_reader.snapshot() if stats_reader else None
     cpu0, t0 = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
     for i in range(n):
         chosen = [prompts[(i * per_stream + k) % len(prompts)] for k in range(per_stream)]
@@ -171,6 +194,9 @@ def run_level(address, n, prompts, language, pid):
         th.join()
     wall = time.monotonic() - t0
     cpu = (cpu_seconds(pid) - cpu0) / wall * 100 if pid else float("nan")
+    after = stats_reader.snapshot() if stats_reader else None
+    dropped = after["interims_dropped"] - before["interims_dropped"] if before and after else float("nan")
+    interims = after["interims_decoded"] - before["interims_decoded"] if before and after else float("nan")
     return {
         "streams": n,
         "utterances": len(stats.refs),
@@ -180,6 +206,8 @@ def run_level(address, n, prompts, language, pid):
         "first_interim_p50_s": round(pct(stats.first_interim, 50), 3),
         "wer": round(wer(stats.refs, stats.hyps), 4) if stats.refs else float("nan"),
         "missing_finals": sum(1 for h in stats.hyps if not h),
+        "interims_decoded": interims,
+        "interims_dropped": dropped,
         "errors": len(stats.errors),
         "server_cpu_pct": round(cpu, 1),
     }
@@ -195,17 +223,18 @@ def main():
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     prompts = pick_prompts(args.lang, args.utterances, min_words=3, max_words=20)
-    proc = None
+    proc = stats_reader = None
     if args.server:
         address, pid = args.server, None
     else:
         port = free_port()
         proc = start_server(port)
+        stats_reader = ServerStats(proc)
         address, pid = f"127.0.0.1:{port}", proc.pid
     rows = []
     try:
         for n in [int(x) for x in args.streams.split(",")]:
-            row = run_level(address, n, prompts, args.lang, pid)
+            row = run_level(address, n, prompts, args.lang, pid, stats_reader)
             rows.append(row)
             print(json.dumps(row) if args.json else row, flush=True)
             if row["final_p95_s"] > args.stop_p95:

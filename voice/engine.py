@@ -150,6 +150,16 @@ class SpeechEngine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._tts_pool, fn, *args)
 
+    def stats(self) -> dict:
+        """Decode counters since start (for logs and benchmarks)."""
+        sched = self.scheduler
+        return {
+            "finals_decoded": sched.completed[0],
+            "interims_decoded": sched.completed[1],
+            "interims_dropped": sched.dropped_interims,
+            "decodes_waiting": sched.waiting,
+        }
+
     def close(self) -> None:
         self.scheduler.close()
         self._tts_pool.shutdown(wait=False, cancel_futures=True)

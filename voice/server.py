@@ -7,6 +7,7 @@ and kernels (in a worker thread, so health answers meanwhile), SERVING after.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 
@@ -86,6 +87,7 @@ class VoiceServer:
             await self._load_task
 
     async def stop(self, grace: float | None = None) -> None:
+        _LOGGER.info("stats %s", json.dumps(self.engine.stats()))
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(self.config.server.grace_period_s if grace is None else grace)
         if self._load_task is not None and not self._load_task.done():
@@ -101,6 +103,8 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # SIGUSR1: log the decode counters as one JSON line (benchmarks read it)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: _LOGGER.warning("stats %s", json.dumps(server.engine.stats())))
     await stop.wait()
     _LOGGER.info("Stopping (grace %.1f s)", config.server.grace_period_s)
     await server.stop()
