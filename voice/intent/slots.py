@@ -24,6 +24,7 @@ from .types import Slot
 _MAX_FORMS_PER_VALUE = 64
 _FUZZY_MIN_DICE = 0.75
 _FUZZY_MAX_FORMS = 400
+_FUZZY_SIZE_RATIO = 0.75  # smaller / larger trigram set, below which a pair is not compared
 _MIN_SUFFIX_COUNT = 2
 # slot context mixture: the intent's own counts, the slot name's over all intents, the list's
 _W_OWN, _W_SLOT, _W_LIST = 0.6, 0.25, 0.15
@@ -68,6 +69,10 @@ class SlotMatcher:
         self._fuzzy_index: dict[str, _FuzzyIndex] = {
             name: _FuzzyIndex(forms) for name, forms in self._forms_by_list.items()
         }
+        # trigram -> forms with it, over all lists: windows try their rarest trigrams first
+        self._fuzzy_df: dict[str, int] = Counter()
+        for index in self._fuzzy_index.values():
+            self._fuzzy_df.update(index.df)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -256,12 +261,13 @@ class SlotMatcher:
         """
         out: list[_Candidate] = []
         n = len(words)
-        window_grams: dict[tuple[int, int], frozenset[str]] = {}
+        window_grams: dict[tuple[int, int], tuple[frozenset[str], list[str]]] = {}
+        df = self._fuzzy_df
         for list_name in lists:
             index = self._fuzzy_index.get(list_name)
             if index is None:
                 continue
-            best = index.best(words, n, window_grams)
+            best = index.best(words, n, window_grams, df)
             if best is not None:
                 i, length, value = best
                 out.append(_Candidate(i, i + length, list_name, value, exact=False))
@@ -271,13 +277,15 @@ class SlotMatcher:
 class _FuzzyIndex:
     """Character-trigram inverted index over the surface forms of one slot list."""
 
-    __slots__ = ("sizes", "kwords", "values", "postings", "lengths")
+    __slots__ = ("sizes", "kwords", "values", "grams", "df", "postings", "lengths")
 
     def __init__(self, forms: list[tuple[str, tuple[str, ...], str]]):
         kept = [(text, key, value) for text, key, value in forms if len(text) >= 4][:_FUZZY_MAX_FORMS]
         self.sizes: list[int] = []
         self.kwords: list[int] = []
         self.values: list[str] = []
+        self.grams: list[frozenset[str]] = []
+        self.df: dict[str, int] = {}  # trigram -> number of forms that have it
         # form word count k -> trigram -> ids of forms with k words, ascending
         self.postings: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for fid, (text, key, value) in enumerate(kept):
@@ -285,21 +293,24 @@ class _FuzzyIndex:
             self.sizes.append(len(grams))
             self.kwords.append(len(key))
             self.values.append(value)
+            self.grams.append(frozenset(grams))
             post = self.postings[len(key)]
             for g in grams:
                 post[g].append(fid)
+                self.df[g] = self.df.get(g, 0) + 1
         self.postings = {k: dict(v) for k, v in self.postings.items()}
         # window lengths worth trying: forms of k words match windows of k-1 .. k+1 words
         self.lengths = sorted({k + d for k in self.postings for d in (-1, 0, 1) if k + d >= 1})
 
     def best(self, words: tuple[str, ...], n: int,
-             window_grams: dict[tuple[int, int], frozenset[str]]) -> tuple[int, int, str] | None:
+             window_grams: dict[tuple[int, int], tuple[frozenset[str], list[str]]],
+             df: dict[str, int]) -> tuple[int, int, str] | None:
         """(start, length, value) of the best window >= the Dice threshold, or None.
 
         Ties go to the earliest form, then the shortest window, then the leftmost one.
         """
         best_key: tuple[float, int, int, int] | None = None
-        sizes = self.sizes
+        sizes, grams = self.sizes, self.grams
         for length in self.lengths:
             if length > n:
                 break
@@ -308,24 +319,29 @@ class _FuzzyIndex:
             if not posts:
                 continue
             for i in range(0, n - length + 1):
-                wg = window_grams.get((i, length))
-                if wg is None:
-                    wg = window_grams[(i, length)] = frozenset(_trigrams(" ".join(words[i : i + length])))
+                cached = window_grams.get((i, length))
+                if cached is None:
+                    wg = frozenset(_trigrams(" ".join(words[i : i + length])))
+                    cached = window_grams[(i, length)] = (wg, sorted(wg, key=lambda g: df.get(g, 0)))
+                wg, by_rarity = cached
                 nw = len(wg)
                 if not nw:
                     continue
-                counts: dict[int, int] = {}
+                # prefix filter: a form within the size ratio reaching the Dice threshold shares
+                # at least `need` of the window's trigrams, hence one of its nw - need + 1 rarest
+                need = math.ceil(_FUZZY_MIN_DICE * (1.0 + _FUZZY_SIZE_RATIO) / 2.0 * nw - 1e-9)
+                rare = by_rarity[: max(1, nw - need + 1)]
+                found: set[int] = set()
                 for post in posts:
-                    for g in wg:
+                    for g in rare:
                         ids = post.get(g)
                         if ids:
-                            for f in ids:
-                                counts[f] = counts.get(f, 0) + 1
-                for f, common in counts.items():
+                            found.update(ids)
+                for f in found:
                     nf = sizes[f]
-                    if (nf if nf < nw else nw) < 0.75 * (nf if nf > nw else nw):
+                    if (nf if nf < nw else nw) < _FUZZY_SIZE_RATIO * (nf if nf > nw else nw):
                         continue
-                    dice = 2.0 * common / (nf + nw)
+                    dice = 2.0 * len(grams[f] & wg) / (nf + nw)
                     if dice < _FUZZY_MIN_DICE:
                         continue
                     key = (-dice, f, length, i)
