@@ -67,16 +67,10 @@ def read_raw(path: str) -> RawAudio:
 
 def write_wav(path: str, data: bytes, sample_rate: int, encoding: str = "LINEAR16") -> None:
     """Write mono audio bytes in ``encoding`` as a WAV file (G.711 WAV for MULAW/ALAW)."""
-    tag, width = {"LINEAR16": (FORMAT_PCM, 2), "MULAW": (FORMAT_MULAW, 1), "ALAW": (FORMAT_ALAW, 1)}[encoding]
-    fmt = struct.pack("<HHIIHH", tag, 1, sample_rate, sample_rate * width, width, width * 8)
-    if tag != FORMAT_PCM:
-        fmt += struct.pack("<H", 0)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-    if tag != FORMAT_PCM:
-        body += b"fact" + struct.pack("<II", 4, len(data) // width)
-    body += b"data" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
+    from voice.audio import Encoding, wav_bytes
+
     with open(path, "wb") as fh:
-        fh.write(b"RIFF" + struct.pack("<I", len(body)) + body)
+        fh.write(wav_bytes(data, sample_rate, Encoding(encoding)))
 
 
 def pcm16(raw: RawAudio) -> np.ndarray:

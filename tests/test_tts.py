@@ -7,7 +7,7 @@ import pytest
 
 import kernels
 from voice import ssml, textnorm
-from voice.audio import Encoding, resample
+from voice.audio import Encoding, resample, wav_bytes
 from voice.models import embedded_voice_path
 from voice.tts import (
     SynthesisJob,
@@ -17,7 +17,6 @@ from voice.tts import (
     espeak_voices,
     plan_pieces,
     read_voice_info,
-    wav_bytes,
 )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor

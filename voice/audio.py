@@ -8,6 +8,7 @@ across chunks; :func:`read_audio_file` reads containers. The DSP itself is in :m
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from enum import Enum
@@ -160,3 +161,20 @@ def read_audio_bytes(data: bytes, field: str = "audio_content") -> DecodedFile:
 def read_audio_file(path: str) -> DecodedFile:
     with open(path, "rb") as fh:
         return read_audio_bytes(fh.read(), field=str(path))
+
+
+_WAV_FORMATS = {Encoding.LINEAR16: (1, 2), Encoding.MULAW: (7, 1), Encoding.ALAW: (6, 1)}
+
+
+def wav_bytes(data: bytes, sample_rate: int, encoding: Encoding) -> bytes:
+    """Mono ``encoding`` samples in a RIFF/WAVE container (G.711 WAV for MULAW / ALAW)."""
+    tag, width = _WAV_FORMATS[encoding]
+    fmt = struct.pack("<HHIIHH", tag, 1, sample_rate, sample_rate * width, width, width * 8)
+    body = b"WAVE"
+    if tag != 1:
+        fmt += struct.pack("<H", 0)  # non-PCM formats carry cbSize and a fact chunk
+        body += b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<II", 4, len(data) // width)
+    else:
+        body += b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
+    return b"RIFF" + struct.pack("<I", len(body)) + body

@@ -131,9 +131,9 @@ def cmd_say(args, config) -> int:
     if not args.text.strip():
         print("voice say: TEXT must not be empty", file=sys.stderr)
         return 2
-    from .audio import Encoding
+    from .audio import Encoding, wav_bytes
     from .ssml import SsmlError
-    from .tts import SynthesisJob, plan_pieces, wav_bytes
+    from .tts import SynthesisJob, plan_pieces
 
     try:
         pieces = plan_pieces(args.text, voice.language, is_ssml=args.ssml, speaking_rate=args.rate)

@@ -50,43 +50,31 @@ class SpeechEnded:
 
 
 @dataclass(frozen=True)
-class Utterance:
-    """A complete utterance to decode for a final result."""
+class AudioSpan:
+    """A stretch of one utterance's audio, ready to decode."""
 
-    index: int
+    index: int  # utterance index in the stream
     audio: np.ndarray = field(repr=False)  # float32, 16 kHz, includes pre-roll / tail
     start: float  # stream seconds of the speech onset
-    end: float  # stream seconds of the end of speech
+    end: float  # stream seconds of the end of speech (or of the audio so far)
     audio_offset: float  # stream seconds of audio[0]
-    detected_at: float  # time.monotonic() when the endpoint was detected
+    detected_at: float  # time.monotonic() when it was cut
 
 
-@dataclass(frozen=True)
-class InterimRequest:
+class Utterance(AudioSpan):
+    """A complete utterance to decode for a final result."""
+
+
+class InterimRequest(AudioSpan):
     """The audio of the utterance in progress, due for an interim re-decode."""
 
-    index: int
-    audio: np.ndarray = field(repr=False)
-    start: float
-    end: float
-    audio_offset: float
-    detected_at: float
 
-
-@dataclass(frozen=True)
-class SpeculativeFinal:
+class SpeculativeFinal(AudioSpan):
     """Trailing silence has begun: the utterance's final audio, if no speech resumes.
 
     If the :class:`Utterance` that follows has the same ``index`` and ``end``, its audio is
     identical, so a decode started now can be used as the final (hiding the endpoint wait).
     """
-
-    index: int
-    audio: np.ndarray = field(repr=False)
-    start: float
-    end: float
-    audio_offset: float
-    detected_at: float
 
 
 @dataclass(frozen=True)
@@ -246,19 +234,22 @@ class RecognitionSession:
 
     _forced_continuation = False
 
-    def _close(self, boundary: SpeechEnd) -> list[SessionEvent]:
-        end = boundary.frame * FRAME_SAMPLES
-        tail = 0 if boundary.forced else self._tail
+    def _span(self, cls: type[AudioSpan], end: int, audio_end: int) -> AudioSpan:
+        """The open utterance's audio up to ``audio_end`` (samples), speech ending at ``end``."""
         assert self._utt_audio_start is not None
-        audio = self._buffer.slice(self._utt_audio_start, end + tail)
-        utt = Utterance(
+        return cls(
             index=self.utterance_index,
-            audio=audio,
+            audio=self._buffer.slice(self._utt_audio_start, audio_end),
             start=self._utt_speech_start / SAMPLE_RATE,
             end=end / SAMPLE_RATE,
             audio_offset=self._utt_audio_start / SAMPLE_RATE,
             detected_at=time.monotonic(),
         )
+
+    def _close(self, boundary: SpeechEnd) -> list[SessionEvent]:
+        end = boundary.frame * FRAME_SAMPLES
+        tail = 0 if boundary.forced else self._tail
+        utt = self._span(Utterance, end, end + tail)
         events: list[SessionEvent] = []
         if boundary.forced:
             events.append(SpeechEnded(self.utterance_index, end / SAMPLE_RATE))
@@ -278,15 +269,7 @@ class RecognitionSession:
             return []
         self._speculated = key
         end = ep.last_voiced_end * FRAME_SAMPLES
-        assert self._utt_audio_start is not None
-        return [SpeculativeFinal(
-            index=self.utterance_index,
-            audio=self._buffer.slice(self._utt_audio_start, end + self._tail),
-            start=self._utt_speech_start / SAMPLE_RATE,
-            end=end / SAMPLE_RATE,
-            audio_offset=self._utt_audio_start / SAMPLE_RATE,
-            detected_at=time.monotonic(),
-        )]
+        return [self._span(SpeculativeFinal, end, end + self._tail)]
 
     def _maybe_timeout(self) -> list[SessionEvent]:
         if not self._timeout or self._timed_out or self.in_utterance or self._endpointer.in_speech:
@@ -300,12 +283,4 @@ class RecognitionSession:
         if not self.options.interim_results or self._buffer.end < self._next_interim:
             return []
         self._next_interim = self._buffer.end + self._interim_step
-        assert self._utt_audio_start is not None
-        return [InterimRequest(
-            index=self.utterance_index,
-            audio=self._buffer.slice(self._utt_audio_start, self._buffer.end),
-            start=self._utt_speech_start / SAMPLE_RATE,
-            end=self._buffer.end / SAMPLE_RATE,
-            audio_offset=self._utt_audio_start / SAMPLE_RATE,
-            detected_at=time.monotonic(),
-        )]
+        return [self._span(InterimRequest, self._buffer.end, self._buffer.end)]

@@ -607,22 +607,3 @@ class SynthesisJob:
         """Every chunk, blocking (CLI, tests, the unary call)."""
         while (chunks := self.step()) is not None:
             yield from chunks
-
-
-_WAV_FORMATS = {Encoding.LINEAR16: (1, 2), Encoding.MULAW: (7, 1), Encoding.ALAW: (6, 1)}
-
-
-def wav_bytes(data: bytes, sample_rate: int, encoding: Encoding) -> bytes:
-    """Mono ``encoding`` samples in a RIFF/WAVE container (G.711 WAV for MULAW / ALAW)."""
-    import struct
-
-    tag, width = _WAV_FORMATS[encoding]
-    fmt = struct.pack("<HHIIHH", tag, 1, sample_rate, sample_rate * width, width, width * 8)
-    body = b"WAVE"
-    if tag != 1:
-        fmt += struct.pack("<H", 0)  # non-PCM formats carry cbSize and a fact chunk
-        body += b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<II", 4, len(data) // width)
-    else:
-        body += b"fmt " + struct.pack("<I", len(fmt)) + fmt
-    body += b"data" + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
-    return b"RIFF" + struct.pack("<I", len(body)) + body

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from .audio import AudioFormatError, Encoding, check_rate
+from .audio import AudioFormatError, Encoding, check_rate, wav_bytes
 from .engine import SpeechEngine
 from .servicer_common import ENCODINGS, ENCODINGS_OUT, InvalidArgument
 from .ssml import SsmlError, looks_like_ssml
@@ -25,7 +25,6 @@ from .tts import (
     SynthesisOptions,
     VoiceInfo,
     plan_pieces,
-    wav_bytes,
 )
 from .v1 import audio_pb2, synthesizer_pb2, synthesizer_pb2_grpc
 
