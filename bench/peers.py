@@ -575,6 +575,21 @@ def warm_up(peer: str, address: str, prompts, language: str) -> None:
         raise RuntimeError(f"{peer} warm-up failed: {stats.errors[0]}")
 
 
+def wait_idle(pid: int, timeout: float = 90.0, quiet_s: float = 1.0, max_cores: float = 0.1) -> float:
+    """Wait until the server process has used under ``max_cores`` CPU for ``quiet_s``.
+
+    A peer may still be decoding for a client that has gone (WhisperLive finishes the pass in
+    flight, holding its one model), which would stall the next level. Returns seconds waited.
+    """
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        c0 = ours.cpu_seconds(pid)
+        time.sleep(quiet_s)
+        if ours.cpu_seconds(pid) - c0 < max_cores * quiet_s:
+            break
+    return time.monotonic() - t0
+
+
 def run_peer(peer: str, levels, prompts, language: str, stop_p95: float = 2.0, model: Path | None = None,
              log=print) -> list[dict]:
     """Start a peer, warm it up, run the stream levels (stopping past stop_p95), stop it."""
@@ -585,6 +600,7 @@ def run_peer(peer: str, levels, prompts, language: str, stop_p95: float = 2.0, m
     try:
         warm_up(peer, address, prompts, language)
         for n in levels:
+            wait_idle(server.pid)
             row = run_peer_level(peer, address, n, prompts, language, server.pid)
             rows.append(row)
             log(f"{peer}: {row}")
