@@ -47,6 +47,7 @@ def _consume(fut: asyncio.Future) -> None:
 class SynthesizerServicer(synthesizer_pb2_grpc.SynthesizerServicer):
     def __init__(self, engine: SpeechEngine):
         self.engine = engine
+        self.active_jobs = 0  # Synthesize calls in progress
 
     async def ListVoices(self, request, context):
         want = (request.language_code or "").replace("_", "-").lower()
@@ -137,6 +138,7 @@ class SynthesizerServicer(synthesizer_pb2_grpc.SynthesizerServicer):
         fut: asyncio.Future | None = asyncio.ensure_future(self.engine.run_tts(job.step))
         sent = 0
         first = True
+        self.active_jobs += 1
         try:
             while fut is not None:
                 chunks = await fut
@@ -157,6 +159,7 @@ class SynthesizerServicer(synthesizer_pb2_grpc.SynthesizerServicer):
                 _LOGGER.debug("Synthesis cancelled after %d of %d pieces", job.stats.pieces_done, job.stats.pieces_total)
             if fut is not None and not fut.done():
                 fut.add_done_callback(_consume)
+            self.active_jobs -= 1
 
     async def SynthesizeOnce(self, request, context):
         job = await self._job(request, context, streaming=False)
