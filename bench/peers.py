@@ -643,10 +643,14 @@ def capacity(rows: list[dict], limit: float = 2.0) -> int:
     return max(ok, default=0)
 
 
-def _ratio(a, b) -> str:
+def _ratio(a, b) -> float | None:
     if a is None or b is None or any(isinstance(x, float) and math.isnan(x) for x in (a, b)) or b == 0:
-        return "n/a"
-    return f"{a / b:.2f}"
+        return None
+    return a / b
+
+
+def _fmt(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}"
 
 
 def compare(our_rows: list[dict], peers: dict[str, list[dict]], offline: dict | None, limit: float = 2.0) -> str:
@@ -660,9 +664,9 @@ def compare(our_rows: list[dict], peers: dict[str, list[dict]], offline: dict | 
             continue
         for q in ("p50", "p95"):
             ratio = _ratio(r[f"final_{q}_s"], p[f"final_{q}_s"])
-            met = "yes" if ratio != "n/a" and float(ratio) <= 0.5 else "no"
+            met = "yes" if ratio is not None and ratio <= 0.5 else "no"
             lines.append(f"| final <= 0.5x WhisperLive | {r['streams']} streams, {q}: ours/WhisperLive"
-                         f" | {ratio} | {met} |")
+                         f" | {_fmt(ratio)} | {met} |")
     if offline:
         for r in our_rows:
             delta = (r["wer"] - offline["wer"]) * 100
@@ -672,8 +676,12 @@ def compare(our_rows: list[dict], peers: dict[str, list[dict]], offline: dict | 
     for name, rows in peers.items():
         cap = capacity(rows, limit)
         tested = max((r["streams"] for r in rows), default=0)
-        ratio = "inf" if cap == 0 and ours_cap else _ratio(ours_cap, cap)
-        note = "" if cap < tested else f" (peer never passed {limit} s up to {tested} streams tested: a lower bound)"
+        ratio = "inf" if cap == 0 and ours_cap else _fmt(_ratio(ours_cap, cap))
+        note = ""
+        if cap == 0:
+            note = f" (never <= {limit} s, {tested} streams tried)"
+        elif cap >= tested:
+            note = f" (passed at the most streams tried, {tested}: its capacity may be higher)"
         met = "yes" if ours_cap and (cap == 0 or ours_cap >= 2 * cap) else "no"
         lines.append(f"| >= 2x streams at p95 <= {limit} s | ours {ours_cap} vs {name} {cap}{note}"
                      f" | {ratio} | {met} |")
