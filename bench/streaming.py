@@ -221,6 +221,8 @@ def main():
     ap.add_argument("--lang", default="en")
     ap.add_argument("--stop-p95", type=float, default=2.0, help="stop when p95 final latency passes this")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--peers", default="",
+                    help="also run bench/peers.py peers (wyoming,whisperlive) and print the goal table")
     args = ap.parse_args()
     prompts = pick_prompts(args.lang, args.utterances, min_words=3, max_words=20)
     proc = stats_reader = None
@@ -248,6 +250,17 @@ def main():
     print("|" + "---|" * len(cols))
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in cols) + " |")
+    if args.peers:
+        import peers  # bench/peers.py; needs: bash bench/setup_peers.sh
+
+        levels = [int(x) for x in args.streams.split(",")]
+        offline = peers.offline_wer(prompts, args.lang)
+        print(f"\noffline faster-whisper WER {offline['wer'] * 100:.1f} % (RTF {offline['rtf']})")
+        peer_rows = {name: peers.run_peer(name, levels, prompts, args.lang, args.stop_p95)
+                     for name in args.peers.split(",")}
+        for name, prow in peer_rows.items():
+            print(f"\n### {name}\n" + peers.markdown(prow))
+        print("\n### goals\n" + peers.compare(rows, peer_rows, offline, args.stop_p95))
 
 
 if __name__ == "__main__":
