@@ -151,6 +151,11 @@ class RecognitionSession:
         return self._buffer.end / SAMPLE_RATE
 
     @property
+    def trailing_silence(self) -> float:
+        """Seconds of unvoiced frames at the end of the open utterance."""
+        return self._endpointer.silence_run * FRAME_SAMPLES / SAMPLE_RATE
+
+    @property
     def last_speech_end(self) -> float:
         """Stream seconds where the latest voiced frame ends."""
         return self._endpointer.last_voiced_end * FRAME_SAMPLES / SAMPLE_RATE

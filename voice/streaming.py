@@ -45,6 +45,8 @@ MAX_PENDING_UTTERANCES = 4
 MAX_PENDING_OUTPUTS = 64
 COMMITTED_STABILITY = 0.95
 TAIL_STABILITY = 0.1
+# trailing silence after which interims stop (a final decode is coming)
+INTERIM_SKIP_SILENCE_S = 0.1
 # an interim must have heard this much audio before its language decision is reused
 LANGUAGE_DECISION_MIN_S = 1.5
 
@@ -164,7 +166,10 @@ class StreamDriver:
                 self._speculation = None
                 await self._finals.put((event, future))  # blocks when too many wait: backpressure
             elif isinstance(event, InterimRequest):
+                # no interim when the speaker may have stopped: the final (speculative) decode
+                # is about to start and must not wait behind it on a busy worker
                 if (self.scheduler.waiting_finals == 0 and self._final_submitted < event.index
+                        and self.session.trailing_silence < INTERIM_SKIP_SILENCE_S
                         and not self._speculation_for(event.index)):
                     future = self._submit(INTERIM, event.audio, self._options(event.index, interim=True))
                     task = asyncio.create_task(self._interim_done(event, future))
