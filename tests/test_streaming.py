@@ -256,3 +256,13 @@ def test_phrase_hints_are_accepted_and_bounded(recognizer):
     with pytest.raises(grpc.RpcError) as err:
         list(recognizer.StreamingRecognize(requests(["x" * 600, "y" * 600])))
     assert "phrase_hints" in err.value.details()
+
+
+def test_recognize_unary_with_candidates(recognizer):
+    audio = np.concatenate([
+        np.concatenate([load(pick_prompts(lang, 1, min_words=6)[0]), silence(1.2)]) for lang in ("fr", "en")
+    ])
+    cfg = recognizer_pb2.RecognitionConfig(encoding=audio_pb2.LINEAR16, sample_rate_hertz=RATE,
+                                           alternative_language_codes=["en", "fr"], phrase_hints=["agent"])
+    resp = recognizer.Recognize(recognizer_pb2.RecognizeRequest(config=cfg, audio_content=audio.tobytes()))
+    assert [r.language_code for r in resp.results] == ["fr", "en"]

@@ -189,9 +189,11 @@ class RecognizerServicer(recognizer_pb2_grpc.RecognizerServicer):
                 options = options_from_pb(request.config, self.engine)
                 audio = kernels.int16_to_float32(np.ascontiguousarray(bytes_to_int16(data, options.encoding)))
                 rate = options.sample_rate
+            candidates = language_candidates(request.config, self.engine, options.language)
+            hints = phrase_hints(request.config)
         except (InvalidArgument, AudioFormatError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        results = await self.engine.run_asr(recognize_audio, self.engine, audio, rate, options)
+        results = await self.engine.run_asr(recognize_audio, self.engine, audio, rate, options, candidates, hints)
         return recognizer_pb2.RecognizeResponse(
             results=[
                 recognizer_pb2.SpeechRecognitionResult(

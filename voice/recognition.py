@@ -43,15 +43,6 @@ class RecognitionResult:
     intent: object | None = None  # voice.intent.IntentResult, finals with intent enabled
 
 
-def decode_options(options: StreamOptions, beam_size: int, interim: bool = False) -> DecodeOptions:
-    return DecodeOptions(
-        language=options.language,
-        word_timestamps=options.word_time_offsets and not interim,
-        beam_size=beam_size,
-        interim=interim,
-    )
-
-
 def build_result(item: Utterance | InterimRequest, transcript: Transcript, is_final: bool,
                  word_offsets: bool) -> RecognitionResult:
     words: tuple[WordResult, ...] = ()
@@ -74,7 +65,8 @@ def build_result(item: Utterance | InterimRequest, transcript: Transcript, is_fi
     )
 
 
-def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: StreamOptions) -> list[RecognitionResult]:
+def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: StreamOptions,
+                    candidates: tuple[str, ...] = (), hints: tuple[str, ...] = ()) -> list[RecognitionResult]:
     """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
     rec = engine.recognizer(options.model)
     rec.check_language(options.language)
@@ -95,7 +87,8 @@ def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: Stream
         events += session.push(pcm[i:i + step])
     events += session.finish()
     results = []
-    opts = decode_options(options, engine.config.asr.beam_size)
+    opts = DecodeOptions(language=options.language, candidates=candidates, hints=hints,
+                         word_timestamps=options.word_time_offsets, beam_size=engine.config.asr.beam_size)
     for event in events:
         if isinstance(event, Utterance):
             transcript = rec.transcribe(event.audio, opts)
