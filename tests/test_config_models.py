@@ -129,3 +129,12 @@ def test_regenerating_stubs_leaves_no_diff(tmp_path):
     assert names == sorted(p.name for p in committed.iterdir() if p.is_file()), "voice/v1 must hold generated files only"
     _, mismatch, errors = filecmp.cmpfiles(tmp_path / "voice" / "v1", committed, names, shallow=False)
     assert not mismatch and not errors, f"stale generated stubs: {mismatch or errors}; run `make protos`"
+
+
+def test_encoder_window():
+    from voice.asr import encoder_window
+
+    assert encoder_window(16000 * 4, 15) == 1500  # short audio: the minimum window
+    assert encoder_window(16000 * 14, 15) == 1700  # audio + 3 s, whole seconds
+    assert encoder_window(16000 * 29, 15) == 3000  # never more than Whisper's 30 s
+    assert encoder_window(16000 * 4, 30) == 3000

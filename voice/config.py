@@ -76,6 +76,10 @@ class AsrConfig:
     num_workers: int = 1  # concurrent decodes (scheduler workers)
     # seconds of speech between interim re-decodes
     interim_interval_s: float = 1.0
+    # shortest encoder window in seconds (30 = Whisper's fixed window). Shorter windows cut
+    # the encoder's cost ~2x for short utterances (measured: en WER 3.6 % -> 4.8 % at 10 s,
+    # 1.2 % at 15 s on 10 prompts; README); the window is always >= the audio + 3 s
+    min_window_s: float = 15.0
     # hallucination guards
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
@@ -87,6 +91,7 @@ class AsrConfig:
         _check_range("asr.cpu_threads", self.cpu_threads, 0, 256)
         _check_range("asr.num_workers", self.num_workers, 1, 64)
         _check_range("asr.interim_interval_s", self.interim_interval_s, 0.2, 10)
+        _check_range("asr.min_window_s", self.min_window_s, 5, 30)
 
 
 @dataclass(frozen=True)
