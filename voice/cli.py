@@ -151,6 +151,8 @@ def cmd_say(args, config) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.log_level.upper() == "INFO":  # faster-whisper logs every decode at INFO
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     try:
         config = load_config(getattr(args, "sub_config", None) or args.config,
                              host=getattr(args, "host", None), port=getattr(args, "port", None))
