@@ -189,7 +189,7 @@ class WhisperRecognizer:
             compression_ratio_threshold=cfg.compression_ratio_threshold,
             # second, model-based speech check (Silero): webrtcvad passes music and noise
             vad_filter=True,
-            vad_parameters={"min_silence_duration_ms": 500, "speech_pad_ms": 300},
+            vad_parameters={"min_silence_duration_ms": 1000, "speech_pad_ms": 600},
             # tokens capped by audio length: a guard against repetition loops
             max_new_tokens=min(400, int(len(audio) / 16000 * 15) + 20),
         )
