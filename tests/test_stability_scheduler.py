@@ -14,23 +14,27 @@ from voice.stability import LocalAgreement
 def test_local_agreement_commits_what_two_hypotheses_share():
     la = LocalAgreement()
     assert la.update("please enter".split()) == ([], ["please", "enter"])
-    # "please enter" confirmed, but the newest word is never committed
-    assert la.update("please enter your".split()) == (["please", "enter"], ["your"])
-    assert la.update("please enter your agent".split()) == (["please", "enter", "your"], ["agent"])
+    # "please enter" confirmed, but the newest two words are never committed
+    assert la.update("please enter your".split()) == (["please"], ["enter", "your"])
+    assert la.update("please enter your agent".split()) == (["please", "enter"], ["your", "agent"])
+    assert la.update("please enter your agent number".split()) == (["please", "enter", "your"], ["agent", "number"])
     assert la.committed_text() == "please enter your"
+    one = LocalAgreement(holdback=1)
+    one.update("a b".split())
+    assert one.update("a b c".split()) == (["a", "b"], ["c"])
 
 
 def test_local_agreement_ignores_case_and_punctuation():
     la = LocalAgreement()
-    la.update(["Logged", "on.", "Please"])
-    committed, tail = la.update(["logged", "on", "please", "enter"])
-    assert committed == ["logged", "on", "please"] and tail == ["enter"]
+    la.update(["Logged", "on.", "Please", "enter"])
+    committed, tail = la.update(["logged", "on", "please", "enter", "your"])
+    assert committed == ["logged", "on", "please"] and tail == ["enter", "your"]
 
 
 def test_committed_never_changes_even_when_contradicted():
     la = LocalAgreement()
-    la.update("the agent is".split())
     la.update("the agent is already".split())
+    la.update("the agent is already logged".split())
     assert la.committed == ["the", "agent", "is"]
     committed, tail = la.update("that agent is already logged".split())
     assert committed == ["the", "agent", "is"]
@@ -45,6 +49,7 @@ def test_local_agreement_reset():
     la = LocalAgreement()
     la.update("a b c".split())
     la.update("a b c d".split())
+    assert la.committed == ["a", "b"]
     la.reset()
     assert la.committed == [] and la.update(["x"]) == ([], ["x"])
 

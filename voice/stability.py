@@ -1,8 +1,9 @@
 """LocalAgreement: turn successive interim hypotheses into a committed prefix and a tail.
 
 A word is committed once two consecutive hypotheses agree on it (and on every word before
-it), and committed words never change. The newest word of a hypothesis is never committed
-(the audio may have cut it in half). Comparison ignores case and punctuation, so "on." and
+it), and committed words never change. The newest ``holdback`` words (2) of a hypothesis are
+never committed: the audio may have cut the last one in half, and Whisper often rewrites the
+word before it once it hears the rest ("follow" -> "followed by"). Comparison ignores case and punctuation, so "on." and
 "on" agree; the committed text keeps the spelling of the hypothesis that committed it.
 Pure logic, no I/O.
 """
@@ -28,6 +29,7 @@ class LocalAgreement(Generic[W]):
 
     committed: list = field(default_factory=list)
     _previous: list = field(default_factory=list)
+    holdback: int = 2
 
     @staticmethod
     def _key(word) -> str:
@@ -44,8 +46,8 @@ class LocalAgreement(Generic[W]):
             return list(self.committed), self._tail_after_committed(hyp)
         prev_keys = [self._key(w) for w in self._previous]
         i = n
-        limit = min(len(keys), len(prev_keys)) - 0
-        while i < limit and keys[i] == prev_keys[i] and i < len(keys) - 1:
+        limit = min(len(keys), len(prev_keys), len(keys) - self.holdback)
+        while i < limit and keys[i] == prev_keys[i]:
             i += 1
         self.committed.extend(hyp[n:i])
         self._previous = hyp
