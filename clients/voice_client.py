@@ -24,12 +24,11 @@ import time
 import grpc
 from google.protobuf.json_format import MessageToDict
 
-from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
+from voice.v1 import recognizer_pb2, recognizer_pb2_grpc
 
-from .tts_commands import add_tts_commands, cmd_say, cmd_voices
+from .tts_commands import ENCODINGS, add_tts_commands, cmd_say, cmd_voices
 from .wavio import read_raw
 
-ENCODINGS = {"LINEAR16": audio_pb2.LINEAR16, "MULAW": audio_pb2.MULAW, "ALAW": audio_pb2.ALAW}
 
 
 def _parser() -> argparse.ArgumentParser:
