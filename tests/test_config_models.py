@@ -6,6 +6,7 @@ import filecmp
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voice.config import ConfigError, load_config
@@ -138,3 +139,19 @@ def test_encoder_window():
     assert encoder_window(16000 * 14, 15) == 1700  # audio + 3 s, whole seconds
     assert encoder_window(16000 * 29, 15) == 3000  # never more than Whisper's 30 s
     assert encoder_window(16000 * 4, 30) == 3000
+
+
+def test_kernel_feature_extractor_matches_faster_whisper():
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from voice.asr import KernelFeatureExtractor
+
+    rng = np.random.default_rng(3)
+    audio = (rng.standard_normal(16000 * 3 + 77) * 0.1).astype(np.float32)
+    for n_mels in (80, 128):
+        ref = FeatureExtractor(feature_size=n_mels)
+        ours = KernelFeatureExtractor(FeatureExtractor(feature_size=n_mels))
+        np.testing.assert_allclose(ours(audio), ref(audio), atol=1e-4)
+        np.testing.assert_allclose(ours(audio, chunk_length=10), ref(audio, chunk_length=10), atol=1e-4)
+        assert ours.nb_max_frames == ref.nb_max_frames == 1000
+        np.testing.assert_allclose(ours(audio, padding=0), ref(audio, padding=0), atol=1e-4)

@@ -59,6 +59,29 @@ def encoder_window(samples: int, min_window_s: float) -> int:
     return min(_FULL_WINDOW, -(-frames // 100) * 100)
 
 
+class KernelFeatureExtractor:
+    """faster-whisper's ``FeatureExtractor`` with the log-mel computed by
+    :func:`kernels.log_mel_spectrogram` (same features within 1e-4, 2.6x faster on 30 s:
+    bench/kernels.py). Anything else is delegated to the wrapped extractor."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self._n_mels = int(inner.mel_filters.shape[0])
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def __call__(self, waveform: np.ndarray, padding: int = 160, chunk_length: int | None = None) -> np.ndarray:
+        if padding != 160:  # the kernel implements faster-whisper's default padding only
+            return self._inner(waveform, padding=padding, chunk_length=chunk_length)
+        if chunk_length is not None:  # same side effect as the original
+            self._inner.n_samples = chunk_length * self._inner.sampling_rate
+            self._inner.nb_max_frames = self._inner.n_samples // self._inner.hop_length
+        import kernels
+
+        return kernels.log_mel_spectrogram(np.ascontiguousarray(waveform, dtype=np.float32), self._n_mels)
+
+
 def whisper_languages() -> frozenset[str]:
     from faster_whisper.tokenizer import _LANGUAGE_CODES
 
@@ -138,6 +161,7 @@ class WhisperRecognizer:
             num_workers=cfg.num_workers,
             local_files_only=True,
         )
+        self._model.feature_extractor = KernelFeatureExtractor(self._model.feature_extractor)
         self.multilingual = bool(self._model.model.is_multilingual)
         self.languages = whisper_languages() if self.multilingual else frozenset({"en"})
         _LOGGER.info("Loaded Whisper %s from %s on %s/%s", name, model_dir, device.device, device.compute_type)
