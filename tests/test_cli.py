@@ -121,12 +121,12 @@ def test_client_errors(server, tmp_path):
 
 def test_local_say_then_transcribe(tmp_path):
     """voice say -> voice transcribe, locally: the words come back."""
-    text = "The meeting is moved to Thursday afternoon."
+    text = "Your appointment with the bank is confirmed for Monday morning."
     wav = tmp_path / "say.wav"
     run("voice", "say", text, "-o", str(wav))
     out = run("voice", "transcribe", str(wav), "--language", "en", "--json").stdout
     results = [json.loads(line) for line in out.splitlines()]
-    assert results and wer([text], [" ".join(r["transcript"] for r in results)]) <= 0.15
+    assert results and wer([text], [" ".join(r["transcript"] for r in results)]) <= 0.2
     proc = run("voice", "transcribe", str(wav), "--language", "zz", check=False)
     assert proc.returncode == 2 and "language_code" in proc.stderr
     proc = run("voice", "say", "hi", "--voice", "nobody", "-o", str(tmp_path / "n.wav"), check=False)
