@@ -16,18 +16,10 @@ import math
 import numpy as np
 from numba import njit
 
+from ._validate import as_f32_1d as _as_f32_1d
+
 #: Level reported for digital silence.
 FLOOR_DB = -100.0
-
-
-def _as_f32_1d(x, name="x"):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy float32 array, got {type(x).__name__}")
-    if x.dtype != np.float32:
-        raise TypeError(f"{name} must be float32, got {x.dtype}")
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
-    return np.ascontiguousarray(x)
 
 
 @njit(cache=True, nogil=True)

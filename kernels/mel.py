@@ -22,6 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._validate import as_f32_1d
+
 SAMPLE_RATE = 16000
 N_FFT = 400
 HOP = 160
@@ -299,13 +301,7 @@ def _normalise(raw, n, mx, out):
 
 
 def _as_audio(x, name="audio"):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy float32 array, got {type(x).__name__}")
-    if x.dtype != np.float32:
-        raise TypeError(f"{name} must be float32 (16 kHz, full scale 1.0), got {x.dtype}")
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
-    return np.ascontiguousarray(x)
+    return as_f32_1d(x, name, " (16 kHz, full scale 1.0)")
 
 
 def _raw_logmel(padded: np.ndarray, start: int, nf: int, n_mels: int, out=None, o0: int = 0):

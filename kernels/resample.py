@@ -41,6 +41,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._validate import as_f32_1d as _as_f32_1d
+
 #: Passband edge and stopband edge as fractions of the lower Nyquist frequency.
 PASSBAND_EDGE = 0.90
 STOPBAND_EDGE = 1.00
@@ -168,16 +170,6 @@ def _check_rates(in_rate, out_rate):
             raise ValueError(f"{name} must be a positive integer (Hz), got {r!r}")
     g = math.gcd(int(in_rate), int(out_rate))
     return int(out_rate) // g, int(in_rate) // g
-
-
-def _as_f32_1d(x, name="x"):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy float32 array, got {type(x).__name__}")
-    if x.dtype != np.float32:
-        raise TypeError(f"{name} must be float32, got {x.dtype}")
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (mono), got shape {x.shape}")
-    return np.ascontiguousarray(x)
 
 
 def _advance(x, hist, bank, L, M, D, n_in0, n_out0, limit=None):
