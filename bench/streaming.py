@@ -158,10 +158,19 @@ class ServerStats:
             return None
 
 
-def start_server(port):
+def start_server(port, asr_settings: dict | None = None):
+    """``voice serve`` on 127.0.0.1:port; ``asr_settings`` go to its [asr] config section."""
     env = dict(os.environ, VOICE_CACHE_DIR=str(ROOT / ".cache"))
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "voice"), "--log-level", "WARNING", "serve",
-                             "--host", "127.0.0.1", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    cmd = [str(Path(sys.executable).parent / "voice"), "--log-level", "WARNING", "serve",
+           "--host", "127.0.0.1", "--port", str(port)]
+    if asr_settings:
+        import tempfile
+
+        fh = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        fh.write("[asr]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in asr_settings.items()))
+        fh.close()
+        cmd += ["--config", fh.name]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
@@ -197,6 +206,7 @@ def run_level(address, n, prompts, language, pid, stats_reader=None):
     after = stats_reader.snapshot() if stats_reader else None
     dropped = after["interims_dropped"] - before["interims_dropped"] if before and after else float("nan")
     interims = after["interims_decoded"] - before["interims_decoded"] if before and after else float("nan")
+    batched = after.get("batched_decodes", 0) - before.get("batched_decodes", 0) if before and after else float("nan")
     return {
         "streams": n,
         "utterances": len(stats.refs),
@@ -208,6 +218,7 @@ def run_level(address, n, prompts, language, pid, stats_reader=None):
         "missing_finals": sum(1 for h in stats.hyps if not h),
         "interims_decoded": interims,
         "interims_dropped": dropped,
+        "batched_decodes": batched,
         "errors": len(stats.errors),
         "server_cpu_pct": round(cpu, 1),
     }
@@ -223,6 +234,10 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--peers", default="",
                     help="also run bench/peers.py peers (wyoming,whisperlive) and print the goal table")
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="server's asr.batch_size (cross-stream batching; default: auto)")
+    ap.add_argument("--workers", type=int, default=None, help="server's asr.num_workers")
+    ap.add_argument("--device", default=None, help="server's asr.device (auto, cpu, cuda)")
     args = ap.parse_args()
     prompts = pick_prompts(args.lang, args.utterances, min_words=3, max_words=20)
     proc = stats_reader = None
@@ -230,7 +245,9 @@ def main():
         address, pid = args.server, None
     else:
         port = free_port()
-        proc = start_server(port)
+        settings = {k: v for k, v in (("batch_size", args.batch_size), ("num_workers", args.workers),
+                                      ("device", args.device)) if v is not None}
+        proc = start_server(port, settings)
         stats_reader = ServerStats(proc)
         address, pid = f"127.0.0.1:{port}", proc.pid
     rows = []

@@ -164,6 +164,12 @@ class WhisperRecognizer:
         self._model.feature_extractor = KernelFeatureExtractor(self._model.feature_extractor)
         self.multilingual = bool(self._model.model.is_multilingual)
         self.languages = whisper_languages() if self.multilingual else frozenset({"en"})
+        from .batching import BatchDecoder
+
+        self._batch = BatchDecoder(
+            self._model, self.multilingual,
+            (cfg.no_speech_threshold, cfg.log_prob_threshold, cfg.compression_ratio_threshold),
+            cfg.min_window_s, self.transcribe)
         _LOGGER.info("Loaded Whisper %s from %s on %s/%s", name, model_dir, device.device, device.compute_type)
 
     def check_language(self, language: str | None, field: str = "language_code") -> None:
@@ -186,6 +192,34 @@ class WhisperRecognizer:
         if choice == first.language:
             return first
         return self._decode(audio, options, choice)
+
+    def batch_key(self, options: DecodeOptions) -> tuple:
+        """Decodes with equal keys may run as one batch (:meth:`transcribe_batch`)."""
+        from .batching import batch_key
+
+        return batch_key(self.name, options)
+
+    def transcribe_batch(self, items: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcript | Exception]:
+        """Decode several jobs (of equal :meth:`batch_key`) in one batch (blocking).
+
+        Returns one transcript per item, or the item's exception (a bad language) without
+        failing the others."""
+        out: list[Transcript | Exception | None] = [None] * len(items)
+        valid = []
+        for i, (audio, options) in enumerate(items):
+            try:
+                self.check_language(options.language)
+            except ValueError as exc:
+                out[i] = exc
+            else:
+                valid.append(i)
+        if len(valid) == 1:
+            i = valid[0]
+            out[i] = self.transcribe(*items[i])
+        elif valid:
+            for i, transcript in zip(valid, self._batch.decode([items[i] for i in valid])):
+                out[i] = transcript
+        return out  # type: ignore[return-value]
 
     def _decode(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
         if self._cfg.min_window_s >= 30:

@@ -76,6 +76,9 @@ class AsrConfig:
     # concurrent decodes (scheduler workers). 2 on a 2-core box: a final never waits behind
     # an interim, and 4 real-time streams keep p95 final latency at 1.5 s (bench/streaming.py)
     num_workers: int = 2
+    # cross-stream batching: waiting decodes of different streams run as one batch of up to
+    # this many (0: auto = 8 on CUDA, 1 on CPU where the workers already fill the cores)
+    batch_size: int = 0
     # seconds of speech between interim re-decodes
     interim_interval_s: float = 1.0
     # shortest encoder window in seconds (30 = Whisper's fixed window). Shorter windows cut
@@ -92,6 +95,7 @@ class AsrConfig:
         _check_range("asr.beam_size", self.beam_size, 1, 10)
         _check_range("asr.cpu_threads", self.cpu_threads, 0, 256)
         _check_range("asr.num_workers", self.num_workers, 1, 64)
+        _check_range("asr.batch_size", self.batch_size, 0, 64)
         _check_range("asr.interim_interval_s", self.interim_interval_s, 0.2, 10)
         _check_range("asr.min_window_s", self.min_window_s, 5, 30)
 

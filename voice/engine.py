@@ -43,7 +43,8 @@ class SpeechEngine:
         self._synthesizers: dict[str, VoicePool] = {}
         self._load_lock = threading.Lock()
         # one queue for every stream's decodes: finals before interims (voice.scheduler)
-        self.scheduler = DecodeScheduler(config.asr.num_workers)
+        self.batch_size = config.asr.batch_size or (8 if self.device.device == "cuda" else 1)
+        self.scheduler = DecodeScheduler(config.asr.num_workers, max_batch=self.batch_size)
         self._tts_pool = ThreadPoolExecutor(config.tts.workers, thread_name_prefix="tts")
         self._nlu_pool = ThreadPoolExecutor(1, thread_name_prefix="intent")
         self.intents = None  # voice.intent.IntentEngine once loaded (None when disabled)
@@ -158,6 +159,8 @@ class SpeechEngine:
             "interims_decoded": sched.completed[1],
             "interims_dropped": sched.dropped_interims,
             "decodes_waiting": sched.waiting,
+            "batches": sched.batches,
+            "batched_decodes": sched.batched_jobs,
         }
 
     def close(self) -> None:

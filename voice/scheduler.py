@@ -5,6 +5,12 @@ per GPU batch slot) runs them in priority order: finals (never dropped) before i
 A stream has at most one interim waiting: a newer one replaces it and the old one resolves
 to ``None`` (counted in ``dropped_interims``). Results come back as asyncio futures on the
 submitting loop. ``load`` (waiting jobs per worker) lets sessions adapt their interim cadence.
+
+Batching (``max_batch`` > 1, e.g. on CUDA): a job submitted with ``batch=`` and ``key=`` may
+run together with other waiting jobs of the same key, in priority order (a final never waits
+for a batch to fill: a worker takes what is waiting when it becomes free). ``batch`` gets the
+jobs' argument tuples and returns one result per job; a result that is an ``Exception`` fails
+only its own job.
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ class _Job:
     future: asyncio.Future = field(compare=False)
     loop: asyncio.AbstractEventLoop = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
+    batch: Callable | None = field(default=None, compare=False)
+    key: Any = field(default=None, compare=False)
 
 
 class DecodeScheduler:
-    def __init__(self, workers: int, name: str = "asr"):
+    def __init__(self, workers: int, name: str = "asr", max_batch: int = 1):
         self._heap: list[_Job] = []
         self._cond = threading.Condition()
         self._seq = itertools.count()
@@ -46,14 +54,20 @@ class DecodeScheduler:
         self.completed = {FINAL: 0, INTERIM: 0}
         self.busy = 0
         self.workers = workers
+        self.max_batch = max(1, max_batch)
+        self.batches = 0  # batched runs (of 2 or more jobs)
+        self.batched_jobs = 0  # jobs that ran in them
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
         for t in self._threads:
             t.start()
 
     # -- submitting (event loop side) -------------------------------------------------
-    def submit(self, priority: int, stream: Any, fn: Callable, *args) -> asyncio.Future:
+    def submit(self, priority: int, stream: Any, fn: Callable, *args, batch: Callable | None = None,
+               key: Any = None) -> asyncio.Future:
+        """Queue ``fn(*args)``; with ``batch``, it may instead run as ``batch([args, ...])[i]``
+        together with waiting jobs of the same ``key``."""
         loop = asyncio.get_running_loop()
-        job = _Job(priority, next(self._seq), stream, fn, args, loop.create_future(), loop)
+        job = _Job(priority, next(self._seq), stream, fn, args, loop.create_future(), loop, batch=batch, key=key)
         with self._cond:
             if self._closed:
                 raise RuntimeError("scheduler is closed")
@@ -101,6 +115,23 @@ class DecodeScheduler:
         return (self.busy + self.waiting) / self.workers
 
     # -- workers ------------------------------------------------------------------------
+    def _take(self, job: _Job) -> None:
+        """Bookkeeping for a job leaving the heap to run (lock held)."""
+        if job.priority == INTERIM and self._interims.get(job.stream) is job:
+            del self._interims[job.stream]
+
+    def _companions(self, job: _Job) -> list[_Job]:
+        """Waiting jobs that can join ``job``'s batch, best first (lock held)."""
+        if job.batch is None or self.max_batch < 2:
+            return []
+        same = sorted(j for j in self._heap if not j.cancelled and j.batch is not None and j.key == job.key)
+        chosen = same[: self.max_batch - 1]
+        if chosen:
+            ids = {id(j) for j in chosen}
+            self._heap = [j for j in self._heap if id(j) not in ids]
+            heapq.heapify(self._heap)
+        return chosen
+
     def _work(self) -> None:
         while True:
             with self._cond:
@@ -111,18 +142,30 @@ class DecodeScheduler:
                 job = heapq.heappop(self._heap)
                 if job.cancelled:
                     continue
-                if job.priority == INTERIM and self._interims.get(job.stream) is job:
-                    del self._interims[job.stream]
+                group = [job, *self._companions(job)]
+                for j in group:
+                    self._take(j)
                 self.busy += 1
-            try:
-                result, error = job.fn(*job.args), None
-            except BaseException as exc:  # delivered to the awaiting coroutine
-                result, error = None, exc
-            finally:
-                with self._cond:
-                    self.busy -= 1
-                    self.completed[job.priority] += 1
-            job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+            if len(group) == 1:
+                try:
+                    outcomes = [(job.fn(*job.args), None)]
+                except BaseException as exc:  # delivered to the awaiting coroutine
+                    outcomes = [(None, exc)]
+            else:
+                try:
+                    results = job.batch([j.args for j in group])
+                    outcomes = [(None, r) if isinstance(r, BaseException) else (r, None) for r in results]
+                except BaseException as exc:
+                    outcomes = [(None, exc)] * len(group)
+            with self._cond:
+                self.busy -= 1
+                for j in group:
+                    self.completed[j.priority] += 1
+                if len(group) > 1:
+                    self.batches += 1
+                    self.batched_jobs += len(group)
+            for j, (result, error) in zip(group, outcomes):
+                j.loop.call_soon_threadsafe(_resolve, j.future, result, error)
 
     def close(self) -> None:
         with self._cond:

@@ -128,7 +128,9 @@ class StreamDriver:
         return replace(opts, interim=interim)
 
     def _submit(self, priority: int, audio, opts: DecodeOptions) -> asyncio.Future:
-        return self.scheduler.submit(priority, self.stream_id, self._recognizer.transcribe, audio, opts)
+        rec = self._recognizer
+        return self.scheduler.submit(priority, self.stream_id, rec.transcribe, audio, opts,
+                                     batch=rec.transcribe_batch, key=rec.batch_key(opts))
 
     def _speculation_for(self, index: int) -> bool:
         """Is a still-valid speculative final running for utterance ``index``?"""
