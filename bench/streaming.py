@@ -34,7 +34,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import pick_prompts, wer  # noqa: E402
+from conftest import normalize, pick_prompts, wer  # noqa: E402
 
 from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc  # noqa: E402
 
@@ -207,6 +207,10 @@ def run_level(address, n, prompts, language, pid, stats_reader=None):
     dropped = after["interims_dropped"] - before["interims_dropped"] if before and after else float("nan")
     interims = after["interims_decoded"] - before["interims_decoded"] if before and after else float("nan")
     batched = after.get("batched_decodes", 0) - before.get("batched_decodes", 0) if before and after else float("nan")
+    if os.environ.get("BENCH_SHOW_ERRORS"):
+        for ref, hyp in zip(stats.refs, stats.hyps):
+            if normalize(ref) != normalize(hyp):
+                print(f"  ref: {ref}\n  hyp: {hyp}", file=sys.stderr)
     return {
         "streams": n,
         "utterances": len(stats.refs),

@@ -15,10 +15,34 @@ NUMBER_TOKEN = "#"
 _CHAR_NGRAMS = (3, 4, 5)
 
 
-def feature_strings(words: Iterable[str]) -> list[str]:
-    """Feature strings of a normalised token sequence (numbers already replaced)."""
+def feature_strings(words: Iterable[str], delexed: Iterable[str] | None = None) -> list[str]:
+    """Feature strings of a normalised token sequence (numbers already replaced).
+
+    ``delexed`` is the same sequence with slot values replaced by placeholders
+    (:class:`Delexicaliser`); when it differs, its word uni/bigrams that touch a
+    placeholder are added, so "start <name>" and "clean <area>" look like what they are
+    whatever the device or room is called.
+    """
     words = list(words)
     feats: list[str] = []
+    import os
+    mode = os.environ.get("DELEX_MODE", "A")
+    if mode in ("B", "C") and delexed is not None:
+        delexed = list(delexed)
+        if mode == "C" and delexed != words:
+            feats.extend("L" + w for w in words)
+        words = delexed
+        delexed = None
+    if delexed is not None:
+        delexed = list(delexed)
+        if delexed != words:
+            padded = ["<s>", *delexed, "</s>"]
+            for w in delexed:
+                if w[:1] == "<":
+                    feats.append("d" + w)
+            for a, b in zip(padded, padded[1:]):
+                if a[:1] == "<" and a != "<s>" or b[:1] == "<" and b != "</s>":
+                    feats.append("D" + a + " " + b)
     padded = ["<s>", *words, "</s>"]
     for w in words:
         feats.append("w" + w)
@@ -29,6 +53,44 @@ def feature_strings(words: Iterable[str]) -> list[str]:
         for i in range(len(line) - n + 1):
             feats.append(line[i : i + n])
     return feats
+
+
+class Delexicaliser:
+    """Replaces slot values (device, room, colour names...) by ``<list>`` placeholders.
+
+    ``forms`` maps a normalised word sequence to its placeholder. Matching is greedy,
+    longest first, left to right, so "kitchen speaker" wins over "kitchen".
+    """
+
+    def __init__(self, forms: dict[tuple[str, ...], str]):
+        self.forms = dict(forms)
+        self.max_len = max((len(k) for k in self.forms), default=0)
+
+    def __call__(self, words: list[str]) -> list[str]:
+        if not self.forms:
+            return words
+        out: list[str] = []
+        n = len(words)
+        i = 0
+        get = self.forms.get
+        while i < n:
+            for length in range(min(self.max_len, n - i), 0, -1):
+                tag = get(tuple(words[i : i + length]))
+                if tag is not None:
+                    out.append(tag)
+                    i += length
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
+    def state(self) -> dict[str, str]:
+        return {" ".join(k): v for k, v in self.forms.items()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, str]) -> "Delexicaliser":
+        return cls({tuple(k.split(" ")): v for k, v in state.items()})
 
 
 class Vocabulary:

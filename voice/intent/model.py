@@ -12,9 +12,9 @@ import numpy as np
 
 from .classifier import predict_proba, train_softmax
 from .corpus import LanguageData, Sample, Sampler, Template, split_templates
-from .features import NUMBER_TOKEN, Vocabulary, feature_strings, to_csr
+from .features import NUMBER_TOKEN, Delexicaliser, Vocabulary, feature_strings, to_csr
 from .numbers import NumberLexicon, find_times
-from .slots import SlotMatcher
+from .slots import SlotMatcher, slot_token_ranges
 from .text import tokenize
 from .types import NONE_INTENT, IntentResult
 
@@ -33,6 +33,8 @@ class TrainConfig:
     calibration_heldout: float = 0.25
     oos_weight: float = 1.0
     max_alternatives: int = 3
+    delex_min_share: float = 0.8
+    class_balance: float = 0.0  # sample weight (mean intent size / intent size) ** class_balance  # a slot value is replaced by <list> if it is a slot this often
     seed: int = 0
 
 
@@ -40,7 +42,8 @@ class LanguageModel:
     """A trained classifier + slot matcher for one language."""
 
     def __init__(self, language: str, classes: list[str], vocab: Vocabulary, W: np.ndarray, b: np.ndarray,
-                 threshold: float, slots: SlotMatcher, lexicon: NumberLexicon, max_alternatives: int = 3):
+                 threshold: float, slots: SlotMatcher, lexicon: NumberLexicon, max_alternatives: int = 3,
+                 delex: Delexicaliser | None = None):
         self.language = language
         self.classes = classes
         self.vocab = vocab
@@ -50,6 +53,7 @@ class LanguageModel:
         self.slots = slots
         self.lexicon = lexicon
         self.max_alternatives = max_alternatives
+        self.delex = delex or Delexicaliser({})
         self._none_index = classes.index(NONE_INTENT) if NONE_INTENT in classes else -1
 
     # --- inference -------------------------------------------------------------------------
@@ -57,7 +61,8 @@ class LanguageModel:
     def understand(self, text: str, previous_intent: str | None = None) -> IntentResult:
         toks = tokenize(text)
         numbers = self.lexicon.find(toks.words)
-        feats = feature_strings(_replace_numbers(toks.words, numbers))
+        words = _replace_numbers(toks.words, numbers)
+        feats = feature_strings(words, self.delex(words))
         idx, val = self.vocab.vectorize(feats)
         p = predict_proba(self.W, self.b, idx, val)
         order = np.argsort(-p)
@@ -102,6 +107,7 @@ class LanguageModel:
                 "infixes": list(self.lexicon.thousand_infixes),
             },
             "max_alternatives": self.max_alternatives,
+            "delex": self.delex.state(),
         }
         return meta, {"W": self.W, "b": self.b}
 
@@ -117,7 +123,7 @@ class LanguageModel:
         return cls(meta["language"], list(meta["classes"]), Vocabulary(meta["vocab"]),
                    np.ascontiguousarray(arrays["W"], np.float32), np.asarray(arrays["b"], np.float32),
                    float(meta["threshold"]), SlotMatcher(meta["slots"]), lexicon,
-                   int(meta.get("max_alternatives", 3)))
+                   int(meta.get("max_alternatives", 3)), Delexicaliser.from_state(meta.get("delex", {})))
 
 
 # --- training --------------------------------------------------------------------------------
@@ -167,12 +173,53 @@ def typo_noise(words: list[str], rng: random.Random) -> list[str]:
 
 
 class _Featurizer:
-    def __init__(self, lexicon: NumberLexicon):
+    def __init__(self, lexicon: NumberLexicon, delex: Delexicaliser):
         self.lexicon = lexicon
+        self.delex = delex
 
     def words(self, text: str) -> list[str]:
         toks = tokenize(text)
         return _replace_numbers(toks.words, self.lexicon.find(toks.words))
+
+    def features(self, words: list[str]) -> list[str]:
+        return feature_strings(words, self.delex(words))
+
+
+def build_delexicaliser(samples: list[Sample], slots: SlotMatcher, min_share: float) -> Delexicaliser:
+    """Placeholders for the slot-list forms that, in the training sentences, are nearly
+    always a slot of that list: room and device names, colours; not "on" / "off", which
+    are also the verb particles that tell intents apart."""
+    matcher = Delexicaliser({k: "<" + v[0][0] + ">" for k, v in slots.forms.items() if v})
+    inside: dict[tuple[str, ...], dict[str, int]] = {}
+    total: dict[tuple[str, ...], int] = {}
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.text in seen:
+            continue
+        seen.add(sample.text)
+        toks = tokenize(sample.text)
+        words = toks.words
+        spans = {r: slot.list_name for slot, r in zip(sample.slots, slot_token_ranges(toks, sample.slots))}
+        i, n = 0, len(words)
+        while i < n:
+            for length in range(min(matcher.max_len, n - i), 0, -1):
+                key = words[i : i + length]
+                if key in matcher.forms:
+                    total[key] = total.get(key, 0) + 1
+                    list_name = spans.get((i, i + length))
+                    if list_name is not None:
+                        counts = inside.setdefault(key, {})
+                        counts[list_name] = counts.get(list_name, 0) + 1
+                    i += length
+                    break
+            else:
+                i += 1
+    forms: dict[tuple[str, ...], str] = {}
+    for key, counts in inside.items():
+        hits = sum(counts.values())
+        if hits >= 2 and hits >= min_share * total[key]:
+            forms[key] = "<" + max(sorted(counts), key=counts.get) + ">"
+    return Delexicaliser(forms)
 
 
 def _fit(rows_feats: list[list[str]], labels: list[int], weights: list[float], n_classes: int,
@@ -195,17 +242,22 @@ def _training_rows(samples: list[Sample], oos: list[str], classes: list[str], fe
     labels: list[int] = []
     weights: list[float] = []
     cache: dict[str, list[str]] = {}
+    sizes: dict[str, int] = {}
+    for s in samples:
+        sizes[s.intent] = sizes.get(s.intent, 0) + 1
+    mean_size = len(samples) / max(1, len(sizes))
+    balance = {c: (mean_size / n) ** cfg.class_balance for c, n in sizes.items()}
     for s in samples:
         words = cache.get(s.text)
         if words is None:
             words = cache[s.text] = feat.words(s.text)
-        rows.append(feature_strings(words))
+        rows.append(feat.features(words))
         labels.append(index[s.intent])
-        weights.append(1.0)
+        weights.append(balance[s.intent])
         if rng.random() < cfg.noise_copies:
-            rows.append(feature_strings(typo_noise(words, rng)))
+            rows.append(feat.features(typo_noise(words, rng)))
             labels.append(index[s.intent])
-            weights.append(1.0)
+            weights.append(balance[s.intent])
     if oos and NONE_INTENT in index:
         # balance the none class against the average intent
         n_per = max(1, len(samples) // max(1, len(classes) - 1))
@@ -213,7 +265,7 @@ def _training_rows(samples: list[Sample], oos: list[str], classes: list[str], fe
         for text in oos:
             words = feat.words(text)
             for _ in range(reps):
-                rows.append(feature_strings(typo_noise(words, rng) if rng.random() < 0.5 else words))
+                rows.append(feat.features(typo_noise(words, rng) if rng.random() < 0.5 else words))
                 labels.append(index[NONE_INTENT])
                 weights.append(cfg.oos_weight)
     return rows, labels, weights
@@ -252,12 +304,14 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     if not templates:
         raise ValueError(f"language_code: no templates for {data.language}")
     lexicon = NumberLexicon.build(data.language)
-    feat = _Featurizer(lexicon)
     intents = sorted({t.intent for t in templates})
     classes = intents + ([NONE_INTENT] if data.out_of_scope else [])
     rng = random.Random(cfg.seed)
 
     samples = sample_templates(data, templates, cfg.samples_per_template, cfg.seed)
+    slots = SlotMatcher.build(data, templates, samples)
+    delex = build_delexicaliser(samples, slots, cfg.delex_min_share)
+    feat = _Featurizer(lexicon, delex)
     threshold = 0.3
     if calibrate:
         train_t, held_t = split_templates(templates, cfg.calibration_heldout, seed=cfg.seed + 1)
@@ -274,21 +328,20 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
             held_s = held_s[:: max(1, len(held_s) // 2000)]
             probs, correct = [], []
             for s in held_s:
-                idx, val = vocab.vectorize(feature_strings(feat.words(s.text)))
+                idx, val = vocab.vectorize(feat.features(feat.words(s.text)))
                 p = predict_proba(W, b, idx, val)
                 j = int(np.argmax(p))
                 probs.append(float(p[j]) if classes[j] != NONE_INTENT else 0.0)
                 correct.append(classes[j] == s.intent)
             oos_p = []
             for text in oos_held:
-                idx, val = vocab.vectorize(feature_strings(feat.words(text)))
+                idx, val = vocab.vectorize(feat.features(feat.words(text)))
                 p = predict_proba(W, b, idx, val)
                 j = int(np.argmax(p))
                 oos_p.append(float(p[j]) if classes[j] != NONE_INTENT else 0.0)
             threshold = _pick_threshold(np.asarray(probs), np.asarray(correct, bool), np.asarray(oos_p))
     rows, labels, weights = _training_rows(samples, list(data.out_of_scope), classes, feat, cfg, rng)
     vocab, W, b = _fit(rows, labels, weights, len(classes), cfg)
-    slots = SlotMatcher.build(data, templates, samples)
     _LOGGER.info("Trained intent model %s: %d intents, %d sentences, %d features, threshold %.2f in %.2f s",
                  data.language, len(intents), len(samples), len(vocab), threshold, time.perf_counter() - t0)
-    return LanguageModel(data.language, classes, vocab, W, b, threshold, slots, lexicon, cfg.max_alternatives)
+    return LanguageModel(data.language, classes, vocab, W, b, threshold, slots, lexicon, cfg.max_alternatives, delex)

@@ -370,6 +370,11 @@ def _surface_forms(expr, data: LanguageData) -> list[str]:
         return []
 
 
+def slot_token_ranges(toks: Tokens, slots) -> list[tuple[int, int]]:
+    """Token (first, last + 1) of each sample slot's character span."""
+    return [_token_range(toks, s.start, s.end) for s in slots]
+
+
 def _token_range(toks: Tokens, start: int, end: int) -> tuple[int, int]:
     first = last = None
     for i, (a, b) in enumerate(toks.spans):
