@@ -378,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", default=",".join(HA_LANGUAGES))
     parser.add_argument("--heldout", type=float, default=0.25)
-    parser.add_argument("--per-template", type=int, default=20, help="training sentences per template")
+    parser.add_argument("--per-template", type=int, default=TrainConfig().samples_per_template,
+                        help="training sentences per template")
     parser.add_argument("--test-per-template", type=int, default=2)
     parser.add_argument("--real-asr", type=int, default=0, help="English sentences for (c); 0 = skip")
     parser.add_argument("--asr-cache", default=str(Path.home() / ".cache" / "voice-intent-bench" / "asr_en.json"))

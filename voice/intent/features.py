@@ -25,14 +25,6 @@ def feature_strings(words: Iterable[str], delexed: Iterable[str] | None = None) 
     """
     words = list(words)
     feats: list[str] = []
-    import os
-    mode = os.environ.get("DELEX_MODE", "A")
-    if mode in ("B", "C") and delexed is not None:
-        delexed = list(delexed)
-        if mode == "C" and delexed != words:
-            feats.extend("L" + w for w in words)
-        words = delexed
-        delexed = None
     if delexed is not None:
         delexed = list(delexed)
         if delexed != words:

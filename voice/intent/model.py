@@ -34,7 +34,11 @@ class TrainConfig:
     oos_weight: float = 1.0
     max_alternatives: int = 3
     delex_min_share: float = 0.8
-    class_balance: float = 0.0  # sample weight (mean intent size / intent size) ** class_balance  # a slot value is replaced by <list> if it is a slot this often
+    # sample weights: (mean template size / template size) ** template_balance, so a short
+    # template with few distinct expansions ("nevermind") counts about as much as a long one,
+    # times (mean intent weight / intent weight) ** class_balance
+    template_balance: float = 1.0
+    class_balance: float = 1.0  # a slot value is replaced by <list> if it is a slot this often
     seed: int = 0
 
 
@@ -235,6 +239,24 @@ def _fit(rows_feats: list[list[str]], labels: list[int], weights: list[float], n
     return vocab, W, b
 
 
+def _sample_weights(samples: list[Sample], cfg: TrainConfig) -> list[float]:
+    """Per-sample weights that even out template and intent sizes (mean weight 1)."""
+    if not samples:
+        return []
+    per_template: dict[str, int] = {}
+    for s in samples:
+        per_template[s.template] = per_template.get(s.template, 0) + 1
+    mean_t = len(samples) / len(per_template)
+    w = [(mean_t / per_template[s.template]) ** cfg.template_balance for s in samples]
+    per_intent: dict[str, float] = {}
+    for s, x in zip(samples, w):
+        per_intent[s.intent] = per_intent.get(s.intent, 0.0) + x
+    mean_i = sum(per_intent.values()) / len(per_intent)
+    w = [x * (mean_i / per_intent[s.intent]) ** cfg.class_balance for s, x in zip(samples, w)]
+    scale = len(w) / sum(w)
+    return [x * scale for x in w]
+
+
 def _training_rows(samples: list[Sample], oos: list[str], classes: list[str], feat: _Featurizer,
                    cfg: TrainConfig, rng: random.Random) -> tuple[list[list[str]], list[int], list[float]]:
     index = {c: i for i, c in enumerate(classes)}
@@ -242,22 +264,18 @@ def _training_rows(samples: list[Sample], oos: list[str], classes: list[str], fe
     labels: list[int] = []
     weights: list[float] = []
     cache: dict[str, list[str]] = {}
-    sizes: dict[str, int] = {}
-    for s in samples:
-        sizes[s.intent] = sizes.get(s.intent, 0) + 1
-    mean_size = len(samples) / max(1, len(sizes))
-    balance = {c: (mean_size / n) ** cfg.class_balance for c, n in sizes.items()}
-    for s in samples:
+    weight = _sample_weights(samples, cfg)
+    for s, w in zip(samples, weight):
         words = cache.get(s.text)
         if words is None:
             words = cache[s.text] = feat.words(s.text)
         rows.append(feat.features(words))
         labels.append(index[s.intent])
-        weights.append(balance[s.intent])
+        weights.append(w)
         if rng.random() < cfg.noise_copies:
             rows.append(feat.features(typo_noise(words, rng)))
             labels.append(index[s.intent])
-            weights.append(balance[s.intent])
+            weights.append(w)
     if oos and NONE_INTENT in index:
         # balance the none class against the average intent
         n_per = max(1, len(samples) // max(1, len(classes) - 1))
