@@ -13,15 +13,13 @@ import grpc
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import ServerThread, pick_prompts, wer
+from test_streaming import concurrent_streams
+
 from voice.asr import DecodeOptions
 from voice.batching import batch_key
 from voice.scheduler import FINAL, INTERIM, DecodeScheduler
 from voice.v1 import recognizer_pb2_grpc
-
-from test_streaming import audio_requests, config_request, finals, silence
-
 
 # -- scheduler (fake work) --------------------------------------------------------------
 
@@ -94,6 +92,26 @@ def test_scheduler_without_batching_runs_jobs_one_by_one():
         sched.close()
     assert out == ["A", "B"]
     assert rec.calls == [["first"], ["a"], ["b"]] and sched.batches == 0
+
+
+def test_scheduler_close_waits_for_the_running_job():
+    """No worker may still be inside a model once close() returns (exit-time crashes)."""
+    sched = DecodeScheduler(2)
+    started, finished = threading.Event(), threading.Event()
+
+    def job():
+        started.set()
+        time.sleep(0.3)
+        finished.set()
+
+    async def main():
+        sched.submit(FINAL, 1, job)
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    sched.close()
+    assert finished.is_set()
 
 
 def test_batch_key_separates_search_settings_and_hints():
@@ -177,37 +195,8 @@ def test_batching_server_delivers_every_final(batching_server):
     """6 streams at once, faster than real time, one decode worker batching up to 4."""
     srv, eng = batching_server
     assert eng.batch_size == 4
-    prompts = pick_prompts("en", 12, min_words=3, max_words=10)
-    results: dict[int, list] = {}
-    errors: list = []
-
-    def one(i, stub):
-        a, b = prompts[2 * i], prompts[2 * i + 1]
-        pcm = np.concatenate([sf.read(a.path, dtype="int16")[0], silence(1.0), sf.read(b.path, dtype="int16")[0],
-                              silence(1.0)])
-
-        def requests():
-            yield config_request("en", interim=True, words=True)
-            yield from audio_requests(pcm, chunk_ms=20)
-
-        try:
-            results[i] = finals(stub.StreamingRecognize(requests(), timeout=600))
-        except grpc.RpcError as exc:
-            errors.append(exc)
-
     with grpc.insecure_channel(srv.address) as ch:
-        stub = recognizer_pb2_grpc.RecognizerStub(ch)
-        threads = [threading.Thread(target=one, args=(i, stub)) for i in range(6)]
-        t0 = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert not errors
-    for i in range(6):
-        assert [f.utterance_index for f in results[i]] == [0, 1], i
-        refs = [prompts[2 * i].text, prompts[2 * i + 1].text]
-        assert wer(refs, [f.alternatives[0].transcript for f in results[i]]) <= 0.3
-        assert all(f.alternatives[0].words for f in results[i])
+        results = concurrent_streams(recognizer_pb2_grpc.RecognizerStub(ch), 6, words=True)
+    assert all(f.alternatives[0].words for finals in results.values() for f in finals)
     stats = eng.stats()
-    assert stats["batches"] >= 1 and stats["batched_decodes"] >= 2, (stats, time.monotonic() - t0)
+    assert stats["batches"] >= 1 and stats["batched_decodes"] >= 2, stats

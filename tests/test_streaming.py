@@ -202,10 +202,10 @@ def test_no_text_from_non_speech(recognizer, name):
     assert not [t for t in texts if t.strip()], f"{name} produced text: {texts}"
 
 
-def test_many_concurrent_streams_deliver_every_final(channel):
-    """8 streams at once, two prompts each, sent faster than real time: no errors, 16 finals."""
-    stub = recognizer_pb2_grpc.RecognizerStub(channel)
-    prompts = pick_prompts("en", 16, min_words=3, max_words=10)
+def concurrent_streams(stub, streams: int, words: bool = False):
+    """``streams`` streams at once, two prompts each, sent faster than real time; asserts no
+    errors and both finals of every stream, with a plausible text. Returns the finals."""
+    prompts = pick_prompts("en", 2 * streams, min_words=3, max_words=10)
     results: dict[int, list] = {}
     errors: list = []
 
@@ -214,7 +214,7 @@ def test_many_concurrent_streams_deliver_every_final(channel):
         pcm = np.concatenate([load(a), silence(1.0), load(b), silence(1.0)])
 
         def requests():
-            yield config_request("en", interim=True)
+            yield config_request("en", interim=True, words=words)
             yield from audio_requests(pcm, chunk_ms=20)
 
         try:
@@ -222,16 +222,22 @@ def test_many_concurrent_streams_deliver_every_final(channel):
         except grpc.RpcError as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors
-    for i in range(8):
+    for i in range(streams):
         assert [f.utterance_index for f in results[i]] == [0, 1], i
         refs = [prompts[2 * i].text, prompts[2 * i + 1].text]
         assert wer(refs, [f.alternatives[0].transcript for f in results[i]]) <= 0.3
+    return results
+
+
+def test_many_concurrent_streams_deliver_every_final(channel):
+    """8 streams at once, two prompts each, sent faster than real time: no errors, 16 finals."""
+    concurrent_streams(recognizer_pb2_grpc.RecognizerStub(channel), 8)
 
 
 def test_speech_timeout_event(recognizer):

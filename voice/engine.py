@@ -164,6 +164,9 @@ class SpeechEngine:
         }
 
     def close(self) -> None:
+        """Stop the workers (running jobs finish first), then release the models."""
         self.scheduler.close()
-        self._tts_pool.shutdown(wait=False, cancel_futures=True)
-        self._nlu_pool.shutdown(wait=False, cancel_futures=True)
+        self._tts_pool.shutdown(wait=True, cancel_futures=True)
+        self._nlu_pool.shutdown(wait=True, cancel_futures=True)
+        self._recognizers.clear()
+        self._synthesizers.clear()

@@ -16,6 +16,7 @@ only its own job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -165,15 +166,22 @@ class DecodeScheduler:
                     self.batches += 1
                     self.batched_jobs += len(group)
             for j, (result, error) in zip(group, outcomes):
-                j.loop.call_soon_threadsafe(_resolve, j.future, result, error)
+                with contextlib.suppress(RuntimeError):  # the submitter's loop is gone: nobody waits
+                    j.loop.call_soon_threadsafe(_resolve, j.future, result, error)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 60.0) -> None:
+        """Cancel waiting jobs and wait (up to ``timeout``) for running ones to finish, so no
+        worker is inside a model when the caller frees it (or the interpreter exits)."""
         with self._cond:
             self._closed = True
             for job in self._heap:
                 job.loop.call_soon_threadsafe(job.future.cancel)
             self._heap.clear()
             self._cond.notify_all()
+        current = threading.current_thread()
+        for t in self._threads:
+            if t is not current:
+                t.join(timeout)
 
 
 def _resolve(future: asyncio.Future, result, error) -> None:

@@ -93,7 +93,7 @@ class VoiceServer:
         await self.server.stop(self.config.server.grace_period_s if grace is None else grace)
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
-        self.engine.close()
+        await asyncio.to_thread(self.engine.close)  # waits for running decodes: off the loop
 
 
 async def serve(config: Config) -> None:
