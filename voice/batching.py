@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -149,7 +149,10 @@ class BatchDecoder:
             job.probs = probs
 
     def _decode_live(self, jobs: list[_Job]) -> list[Transcript]:
-        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+        from faster_whisper.transcribe import (
+            get_compression_ratio,
+            get_suppressed_tokens,
+        )
 
         features, frames = self._features(jobs)
         encoder_output = self._model.encode(features)
