@@ -200,3 +200,28 @@ def test_batching_server_delivers_every_final(batching_server):
     assert all(f.alternatives[0].words for finals in results.values() for f in finals)
     stats = eng.stats()
     assert stats["batches"] >= 1 and stats["batched_decodes"] >= 2, stats
+
+
+def test_batching_server_unary_recognize_decodes_a_file_in_batches(batching_server, monkeypatch):
+    """A file of 5 prompts: its utterances are decoded as batches (4 + 1), words shifted to
+    file time, in order."""
+    from voice.v1 import audio_pb2, recognizer_pb2
+
+    srv, eng = batching_server
+    rec = eng.recognizer(None)
+    sizes = []
+    real = rec.transcribe_batch
+    monkeypatch.setattr(rec, "transcribe_batch", lambda items: sizes.append(len(items)) or real(items))
+    prompts = pick_prompts("en", 5, min_words=4, max_words=12)
+    gap = np.zeros(8000 * 1, np.int16)
+    pcm = np.concatenate([part for p in prompts for part in (sf.read(p.path, dtype="int16")[0], gap)])
+    with grpc.insecure_channel(srv.address) as ch:
+        resp = recognizer_pb2_grpc.RecognizerStub(ch).Recognize(recognizer_pb2.RecognizeRequest(
+            config=recognizer_pb2.RecognitionConfig(encoding=audio_pb2.LINEAR16, sample_rate_hertz=8000,
+                                                   language_code="en", enable_word_time_offsets=True),
+            audio_content=pcm.tobytes()), timeout=300)
+    assert sizes == [4]  # then the fifth alone
+    assert [r.utterance_index for r in resp.results] == [0, 1, 2, 3, 4]
+    assert wer([p.text for p in prompts], [r.alternatives[0].transcript for r in resp.results]) <= 0.15
+    starts = [w.start_time.ToTimedelta().total_seconds() for r in resp.results for w in r.alternatives[0].words]
+    assert starts == sorted(starts) and starts[-1] > 4 * 1.0

@@ -3,7 +3,8 @@
 :func:`build_result` turns an utterance and its transcript into a :class:`RecognitionResult`
 (stream times, words shifted to stream time). :func:`recognize_audio` runs a whole buffer
 through :class:`~voice.session.RecognitionSession` and the engine (blocking): the unary
-``Recognize`` RPC and ``voice transcribe`` both use it.
+``Recognize`` RPC and ``voice transcribe`` both use it; when the engine batches
+(``asr.batch_size`` > 1), a file's utterances are decoded in batches.
 """
 
 from __future__ import annotations
@@ -89,15 +90,26 @@ def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: Stream
     results = []
     opts = DecodeOptions(language=options.language, candidates=candidates, hints=hints,
                          word_timestamps=options.word_time_offsets, beam_size=engine.config.asr.beam_size)
-    for event in events:
-        if isinstance(event, Utterance):
-            transcript = rec.transcribe(event.audio, opts)
-            if not transcript.empty:
-                result = build_result(event, transcript, True, options.word_time_offsets)
-                if options.intent and engine.intents is not None:
-                    context = {"previous_intent": results[-1].intent.intent} if results and results[-1].intent else None
-                    result = replace(result, intent=understand_or_none(engine.intents, result, context))
-                results.append(result)
+    utterances = [e for e in events if isinstance(e, Utterance)]
+    # the file's utterances in batches when the engine batches (one encoder pass per batch)
+    size = max(1, getattr(engine, "batch_size", 1))
+    transcripts: list[Transcript] = []
+    for i in range(0, len(utterances), size):
+        group = utterances[i:i + size]
+        if len(group) == 1:
+            transcripts.append(rec.transcribe(group[0].audio, opts))
+            continue
+        for out in rec.transcribe_batch([(u.audio, opts) for u in group]):
+            if isinstance(out, Exception):
+                raise out
+            transcripts.append(out)
+    for event, transcript in zip(utterances, transcripts):
+        if not transcript.empty:
+            result = build_result(event, transcript, True, options.word_time_offsets)
+            if options.intent and engine.intents is not None:
+                context = {"previous_intent": results[-1].intent.intent} if results and results[-1].intent else None
+                result = replace(result, intent=understand_or_none(engine.intents, result, context))
+            results.append(result)
     return results
 
 
