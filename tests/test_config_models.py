@@ -11,8 +11,10 @@ import pytest
 
 from voice.config import ConfigError, load_config
 from voice.models import (
+    DeviceChoice,
     ModelNotFound,
     assemble_whisper_base,
+    choose_batch_size,
     choose_device,
     embedded_voice_path,
     find_voice_files,
@@ -155,3 +157,10 @@ def test_kernel_feature_extractor_matches_faster_whisper():
         np.testing.assert_allclose(ours(audio, chunk_length=10), ref(audio, chunk_length=10), atol=1e-4)
         assert ours.nb_max_frames == ref.nb_max_frames == 1000
         np.testing.assert_allclose(ours(audio, padding=0), ref(audio, padding=0), atol=1e-4)
+
+
+def test_choose_batch_size():
+    assert choose_batch_size(0, DeviceChoice("cuda", "float16")) == 8
+    assert choose_batch_size(0, DeviceChoice("cpu", "int8")) == 1
+    assert choose_batch_size(3, DeviceChoice("cpu", "int8")) == 3
+    assert choose_batch_size(16, DeviceChoice("cuda", "float16")) == 16

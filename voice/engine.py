@@ -18,16 +18,17 @@ import numpy as np
 
 from .asr import DecodeOptions, Transcript, WhisperRecognizer
 from .config import Config
-from .scheduler import FINAL, DecodeScheduler
 from .models import (
     BUILTIN_ASR_MODELS,
     DeviceChoice,
+    choose_batch_size,
     choose_device,
     cuda_device_count,
     embedded_voice_path,
     find_voice_files,
     resolve_whisper_model,
 )
+from .scheduler import FINAL, DecodeScheduler
 from .tts import VoiceCatalogue, VoiceInfo, VoicePool, read_voice_info
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class SpeechEngine:
         self._synthesizers: dict[str, VoicePool] = {}
         self._load_lock = threading.Lock()
         # one queue for every stream's decodes: finals before interims (voice.scheduler)
-        self.batch_size = config.asr.batch_size or (8 if self.device.device == "cuda" else 1)
+        self.batch_size = choose_batch_size(config.asr.batch_size, self.device)
         self.scheduler = DecodeScheduler(config.asr.num_workers, max_batch=self.batch_size)
         self._tts_pool = ThreadPoolExecutor(config.tts.workers, thread_name_prefix="tts")
         self._nlu_pool = ThreadPoolExecutor(1, thread_name_prefix="intent")

@@ -18,9 +18,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,6 +52,18 @@ def choose_device(device: str = "auto", compute_type: str = "auto", cuda_devices
     if compute_type == "auto":
         compute_type = "float16" if chosen == "cuda" else "int8"
     return DeviceChoice(chosen, compute_type)
+
+
+# decodes per cross-stream batch when asr.batch_size is 0 (auto)
+AUTO_BATCH_CUDA = 8
+
+
+def choose_batch_size(configured: int, device: DeviceChoice) -> int:
+    """``asr.batch_size``, or when 0: batches of 8 on CUDA, none on CPU (measured: on 2 cores,
+    two workers decoding alone beat one batching worker; README "How it works")."""
+    if configured:
+        return configured
+    return AUTO_BATCH_CUDA if device.device == "cuda" else 1
 
 
 def cuda_device_count() -> int:
