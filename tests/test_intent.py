@@ -302,3 +302,80 @@ def test_times(lang, text, value):
     lex = NumberLexicon.build(lang)
     words = tokenize(text).words
     assert [t.value for t in find_times(words, lex.find(words))] == [value]
+
+
+# --- model internals: delexicalisation, sample weights, slot-name fallback ------------------
+
+def _timer_domain():
+    return domain_from_dict({
+        "name": "timers",
+        "intents": {
+            "add_time": {"sentences": {"en": [
+                "add {minutes} minutes to my {start_minutes} minute timer",
+                "add {minutes} minutes to the timer in the {room}",
+                "put {minutes} more minutes on the {room} timer",
+            ]}},
+            "start_timer": {"sentences": {"en": [
+                "start a {minutes} minute timer [in the {room}]",
+                "set a timer for {minutes} minutes",
+                "countdown",
+            ]}},
+            "lights_on": {"sentences": {"en": ["turn on the lights in the {room}", "(lights|light) on"]}},
+        },
+        "lists": {
+            "minutes": {"type": "number", "range": {"from": 1, "to": 100}},
+            "start_minutes": {"type": "number", "range": {"from": 1, "to": 100}},
+            "room": {"values": {"en": ["kitchen", "living room", "bedroom", "on air studio"]}},
+        },
+    }, "timers.yaml")
+
+
+def test_delexicaliser_replaces_longest_slot_values_only():
+    from voice.intent.features import Delexicaliser, feature_strings
+
+    d = Delexicaliser({("kitchen",): "<area>", ("kitchen", "speaker"): "<name>"})
+    assert d(["play", "on", "kitchen", "speaker", "in", "the", "kitchen"]) == ["play", "on", "<name>", "in", "the", "<area>"]
+    assert Delexicaliser.from_state(d.state()).forms == d.forms
+    feats = feature_strings(["turn", "on", "kitchen"], d(["turn", "on", "kitchen"]))
+    assert {"d<area>", "Don <area>", "D<area> </s>"} <= set(feats)
+    assert "Dturn on" not in feats  # only n-grams touching a placeholder are added
+    assert not [f for f in feature_strings(["hello"], d(["hello"])) if f[0] in "dD"]
+
+
+def test_delexicaliser_keeps_list_words_that_templates_also_use_as_plain_words():
+    from voice.intent.model import build_delexicaliser, sample_templates
+    from voice.intent.slots import SlotMatcher
+
+    data = _timer_domain().languages["en"]
+    samples = sample_templates(data, data.templates, 20, 0)
+    delex = build_delexicaliser(samples, SlotMatcher.build(data, data.templates, samples), 0.8)
+    assert delex.forms[("kitchen",)] == "<room>"
+    assert delex.forms[("living", "room")] == "<room>"
+    # "on air studio" is a room, but "on" alone is no slot value; nothing else is replaced
+    assert ("on",) not in delex.forms
+    assert delex(["turn", "on", "the", "lights", "in", "the", "bedroom"])[-1] == "<room>"
+
+
+def test_sample_weights_even_out_templates_and_intents():
+    from voice.intent.corpus import Sample
+    from voice.intent.model import TrainConfig, _sample_weights
+
+    samples = ([Sample(f"a{i}", "big", "big/0", ()) for i in range(30)]
+               + [Sample(f"b{i}", "big", "big/1", ()) for i in range(10)]
+               + [Sample("nevermind", "small", "small/0", ())])
+    w = _sample_weights(samples, TrainConfig(template_balance=1.0, class_balance=1.0))
+    assert sum(w) == pytest.approx(len(samples))
+    assert sum(w[:30]) == pytest.approx(sum(w[30:40]))  # each template of an intent weighs the same
+    assert sum(w[:40]) == pytest.approx(w[40])  # each intent weighs the same
+    flat = _sample_weights(samples, TrainConfig(template_balance=0.0, class_balance=0.0))
+    assert flat == pytest.approx([1.0] * len(samples))
+
+
+def test_slot_name_falls_back_when_the_best_one_is_taken():
+    engine = IntentEngine.from_domain(_timer_domain())
+    result = engine.understand("add 5 minutes to my 20 minute timer", "en")
+    assert result.intent == "add_time"
+    assert slot_map(result) == {"minutes": "5", "start_minutes": "20"}
+    result = engine.understand("start a 20 minute timer in the living room", "en")
+    assert result.intent == "start_timer"
+    assert slot_map(result) == {"minutes": "20", "room": "living room"}

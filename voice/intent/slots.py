@@ -26,6 +26,11 @@ _FUZZY_MIN_DICE = 0.75
 _FUZZY_MAX_FORMS = 400
 _FUZZY_SIZE_RATIO = 0.75  # smaller / larger trigram set, below which a pair is not compared
 _MIN_SUFFIX_COUNT = 2
+# a list form that an intent's training sentences use as plain words at least this often
+# (and at least twice) is not taken as a slot of that intent ("the thermostat" in "set
+# the thermostat to 20" is part of the phrasing, not the device name)
+_LITERAL_SHARE = 0.5
+_LITERAL_MIN = 2
 # slot context mixture: the intent's own counts, the slot name's over all intents, the list's
 _W_OWN, _W_SLOT, _W_LIST = 0.6, 0.25, 0.15
 
@@ -57,6 +62,8 @@ class SlotMatcher:
         # back-off context: per slot name over all intents, and per list (held-out phrasings)
         self.left_pooled: dict[str, dict[str, float]] = state.get("left_pooled", {})
         self.right_pooled: dict[str, dict[str, float]] = state.get("right_pooled", {})
+        # intent -> forms its training sentences use as plain words, not as slots
+        self.literal: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in state.get("literal", {}).items()}
         # list name -> endings the templates glue onto its values ("{area}ets" -> "kokets")
         self.suffixes: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in state.get("suffixes", {}).items()}
         self._suffix_lengths = sorted({len(x) for v in self.suffixes.values() for x in v}, reverse=True)
@@ -86,6 +93,7 @@ class SlotMatcher:
             "suffixes": {k: sorted(v) for k, v in self.suffixes.items()},
             "left_pooled": self.left_pooled,
             "right_pooled": self.right_pooled,
+            "literal": {k: sorted(v) for k, v in self.literal.items()},
         }
 
     @classmethod
@@ -149,6 +157,8 @@ class SlotMatcher:
             "left_pooled": {k: _probs(c) for k, c in left.items() if k[:2] in ("s\t", "l\t")},
             "right_pooled": {k: _probs(c) for k, c in right.items() if k[:2] in ("s\t", "l\t")},
             "suffixes": {k: sorted(x for x, n in c.items() if n >= _MIN_SUFFIX_COUNT) for k, c in suffixes.items()},
+            "literal": _literal_forms(samples, forms, {x for c in suffixes.values() for x, n in c.items()
+                                                      if n >= _MIN_SUFFIX_COUNT}),
         }
         return cls(state)
 
@@ -160,18 +170,21 @@ class SlotMatcher:
         wanted = self.intent_slots.get(intent)
         if not wanted:
             return ()
+        literal = self.literal.get(intent, frozenset())
         words = toks.words
         cands: list[_Candidate] = []
         n = len(words)
         for i in range(n):
             for length in range(min(self.max_len, n - i), 0, -1):
                 entries = self.forms.get(words[i : i + length])
+                if entries and literal and " ".join(words[i : i + length]) in literal:
+                    entries = None
                 if entries:
                     for list_name, value in entries:
                         if list_name in wanted:
                             cands.append(_Candidate(i, i + length, list_name, value))
                 if self._suffix_lengths:
-                    self._suffixed(words, i, length, wanted, cands)
+                    self._suffixed(words, i, length, wanted, cands, literal)
         for span in numbers:
             for list_name, (lo, hi) in self.ranges.items():
                 if list_name in wanted and lo <= span.value <= hi:
@@ -187,14 +200,12 @@ class SlotMatcher:
 
         scored: list[tuple[float, int, _Candidate, str]] = []
         for c in cands:
-            best_name, best_score = None, -math.inf
+            # every slot name the list can fill, so a span whose best name is taken by an
+            # earlier one ("add 31 minutes to my 75 minute timer") falls back to the next
+            penalty = 0.0 if c.exact else -2.0
             for slot_name in wanted[c.list_name]:
                 s = self._score(intent, slot_name, words, c.start, c.end, c.list_name)
-                if s > best_score:
-                    best_name, best_score = slot_name, s
-            if best_name is not None:
-                penalty = 0.0 if c.exact else -2.0
-                scored.append((best_score + penalty, c.end - c.start, c, best_name))
+                scored.append((s + penalty, c.end - c.start, c, slot_name))
         scored.sort(key=lambda x: (-x[1] if x[2].exact else 0, -x[0], x[2].start))
         taken = [False] * n
         used: set[str] = set()
@@ -210,9 +221,12 @@ class SlotMatcher:
         slots.sort(key=lambda s: s.start)
         return tuple(slots)
 
-    def _suffixed(self, words: tuple[str, ...], i: int, length: int, wanted, cands: list[_Candidate]) -> None:
+    def _suffixed(self, words: tuple[str, ...], i: int, length: int, wanted, cands: list[_Candidate],
+                  literal: frozenset[str]) -> None:
         """Values whose last word carries an ending learned from the templates ("sovrummets")."""
         last = words[i + length - 1]
+        if literal and " ".join(words[i : i + length]) in literal:
+            return
         for k in self._suffix_lengths:
             if len(last) - k < 2:
                 continue
@@ -368,6 +382,48 @@ def _surface_forms(expr, data: LanguageData) -> list[str]:
         return out
     except Exception:  # noqa: BLE001 - a value that cannot be expanded is simply not matchable
         return []
+
+
+def _literal_forms(samples: list[Sample], forms: dict[str, set], suffixes: set[str]) -> dict[str, list[str]]:
+    """Per intent, the list forms (also with a glued-on ending) its training sentences
+    mostly use outside any slot."""
+    keys = {tuple(k.split(" ")) for k in forms}
+    max_len = max((len(k) for k in keys), default=0)
+    suffix_lengths = sorted({len(x) for x in suffixes})
+
+    def is_form(key: tuple[str, ...]) -> bool:
+        if key in keys:
+            return True
+        last = key[-1]
+        return any(len(last) - k >= 2 and last[-k:] in suffixes and key[:-1] + (last[:-k],) in keys
+                   for k in suffix_lengths)
+
+    inside: Counter = Counter()
+    outside: Counter = Counter()
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.text in seen:
+            continue
+        seen.add(sample.text)
+        toks = tokenize(sample.text)
+        words = toks.words
+        ranges = slot_token_ranges(toks, sample.slots)
+        exact = set(ranges)
+        n = len(words)
+        for i in range(n):
+            for length in range(1, min(max_len, n - i) + 1):
+                key = words[i : i + length]
+                if not is_form(key):
+                    continue
+                if (i, i + length) in exact:
+                    inside[sample.intent, key] += 1
+                elif not any(a < i + length and i < b for a, b in ranges):
+                    outside[sample.intent, key] += 1
+    out: dict[str, list[str]] = defaultdict(list)
+    for (intent, key), n_out in outside.items():
+        if n_out >= _LITERAL_MIN and n_out >= _LITERAL_SHARE * (n_out + inside[intent, key]):
+            out[intent].append(" ".join(key))
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def slot_token_ranges(toks: Tokens, slots) -> list[tuple[int, int]]:
