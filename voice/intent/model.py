@@ -14,7 +14,7 @@ from .classifier import predict_proba, train_softmax
 from .corpus import LanguageData, Sample, Sampler, Template, split_templates
 from .features import NUMBER_TOKEN, Delexicaliser, Vocabulary, feature_strings, to_csr
 from .numbers import NumberLexicon, find_times
-from .slots import SlotMatcher, slot_token_ranges
+from .slots import SlotMatcher, distinct_tokenized, slot_token_ranges
 from .text import tokenize
 from .types import NONE_INTENT, IntentResult
 
@@ -196,12 +196,7 @@ def build_delexicaliser(samples: list[Sample], slots: SlotMatcher, min_share: fl
     matcher = Delexicaliser({k: "<" + v[0][0] + ">" for k, v in slots.forms.items() if v})
     inside: dict[tuple[str, ...], dict[str, int]] = {}
     total: dict[tuple[str, ...], int] = {}
-    seen: set[str] = set()
-    for sample in samples:
-        if sample.text in seen:
-            continue
-        seen.add(sample.text)
-        toks = tokenize(sample.text)
+    for sample, toks in distinct_tokenized(samples):
         words = toks.words
         spans = {r: slot.list_name for slot, r in zip(sample.slots, slot_token_ranges(toks, sample.slots))}
         i, n = 0, len(words)

@@ -400,12 +400,7 @@ def _literal_forms(samples: list[Sample], forms: dict[str, set], suffixes: set[s
 
     inside: Counter = Counter()
     outside: Counter = Counter()
-    seen: set[str] = set()
-    for sample in samples:
-        if sample.text in seen:
-            continue
-        seen.add(sample.text)
-        toks = tokenize(sample.text)
+    for sample, toks in distinct_tokenized(samples):
         words = toks.words
         ranges = slot_token_ranges(toks, sample.slots)
         exact = set(ranges)
@@ -424,6 +419,15 @@ def _literal_forms(samples: list[Sample], forms: dict[str, set], suffixes: set[s
         if n_out >= _LITERAL_MIN and n_out >= _LITERAL_SHARE * (n_out + inside[intent, key]):
             out[intent].append(" ".join(key))
     return {k: sorted(v) for k, v in out.items()}
+
+
+def distinct_tokenized(samples: list[Sample]):
+    """``(sample, tokens)`` for each distinct sentence text, first occurrence only."""
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.text not in seen:
+            seen.add(sample.text)
+            yield sample, tokenize(sample.text)
 
 
 def slot_token_ranges(toks: Tokens, slots) -> list[tuple[int, int]]:
