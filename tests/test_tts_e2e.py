@@ -201,3 +201,20 @@ def test_cli_say_and_voices(server, tmp_path):
     proc = _client("say", "<speak><foo/></speak>", "--server", server.address, "-o", str(tmp_path / "x.wav"),
                    check=False)
     assert proc.returncode == 1 and "INVALID_ARGUMENT" in proc.stderr and "<foo>" in proc.stderr
+
+
+def test_deterministic_config_gives_identical_audio(tts, config):
+    """The test server runs with ``[tts] deterministic = true``: no sampling noise."""
+    assert config.tts.deterministic
+    req = synthesizer_pb2.SynthesizeRequest(text="Your balance is ready.")
+    first, second = (b"".join(c.audio_content for c in tts.Synthesize(req)) for _ in range(2))
+    assert first == second and len(first) > 10000
+
+
+def test_deterministic_config_from_toml(tmp_path):
+    from voice.config import load_config
+
+    path = tmp_path / "voice.toml"
+    path.write_text("[tts]\ndeterministic = true\n")
+    assert load_config(path, env={}).tts.deterministic
+    assert not load_config(None, env={}).tts.deterministic

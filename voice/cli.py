@@ -133,14 +133,15 @@ def cmd_say(args, config) -> int:
         return 2
     from .audio import Encoding, wav_bytes
     from .ssml import SsmlError
-    from .tts import SynthesisJob, plan_pieces
+    from .tts import SynthesisJob, SynthesisOptions, plan_pieces
 
     try:
         pieces = plan_pieces(args.text, voice.language, is_ssml=args.ssml, speaking_rate=args.rate)
     except SsmlError as exc:
         print(f"voice say: {exc}", file=sys.stderr)
         return 2
-    job = SynthesisJob(engine.synthesizer(voice), pieces)
+    job = SynthesisJob(engine.synthesizer(voice), pieces,
+                       SynthesisOptions(deterministic=engine.config.tts.deterministic))
     data = b"".join(chunk.audio for chunk in job.run())
     with open(args.output, "wb") as fh:
         fh.write(wav_bytes(data, voice.sample_rate, Encoding.LINEAR16))

@@ -111,6 +111,9 @@ class TtsConfig:
     threads_per_session: int = 0  # 0: onnxruntime decides
     workers: int = 4  # threads running synthesis steps for all requests
     fallbacks: bool = True  # espeak-ng voices for languages without a Piper voice
+    # no sampling noise: the same text gives the same audio every time (cacheable IVR
+    # prompts, reproducible tests); Piper's default samples a little noise per synthesis
+    deterministic: bool = False
 
     def validate(self) -> None:
         _check_range("tts.pool_size", self.pool_size, 0, 64)

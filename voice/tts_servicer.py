@@ -117,7 +117,8 @@ class SynthesizerServicer(synthesizer_pb2_grpc.SynthesizerServicer):
         if not any(p.text for p in pieces):
             raise InvalidArgument("text: nothing to speak")
         options = SynthesisOptions(encoding=encoding, sample_rate=rate, chunk_ms=chunk_ms,
-                                   volume_gain_db=request.volume_gain_db, speaker_id=speaker_id)
+                                   volume_gain_db=request.volume_gain_db, speaker_id=speaker_id,
+                                   deterministic=self.engine.config.tts.deterministic)
         return _Request(voice, pieces, options)
 
     async def _job(self, request, context, streaming: bool) -> SynthesisJob:
