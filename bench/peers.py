@@ -529,20 +529,7 @@ def run_whisperlive_stream(address, pcm, marks, language, stats: ours.StreamStat
 def run_peer_level(peer: str, address: str, n: int, prompts, language: str, pid: int | None) -> dict:
     """``run_level`` of bench/streaming.py for a peer: same prompt split, same keys."""
     target = {"wyoming": run_wyoming_stream, "whisperlive": run_whisperlive_stream}[peer]
-    per_stream = max(1, len(prompts) // n) if n > 1 else len(prompts)
-    stats = ours.StreamStats()
-    threads = []
-    cpu0, t0 = (ours.cpu_seconds(pid) if pid else 0.0), time.monotonic()
-    for i in range(n):
-        chosen = [prompts[(i * per_stream + k) % len(prompts)] for k in range(per_stream)]
-        pcm, marks = ours.build_stream(chosen)
-        th = threading.Thread(target=target, args=(address, pcm, marks, language, stats))
-        th.start()
-        threads.append(th)
-    for th in threads:
-        th.join()
-    wall = time.monotonic() - t0
-    cpu = (ours.cpu_seconds(pid) - cpu0) / wall * 100 if pid else float("nan")
+    stats, cpu = ours.drive_streams(target, address, n, prompts, language, pid)
     row = {
         "streams": n,
         "utterances": len(stats.refs),

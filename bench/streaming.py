@@ -187,22 +187,28 @@ def start_server(port, asr_settings: dict | None = None):
     raise SystemExit("server did not become healthy")
 
 
-def run_level(address, n, prompts, language, pid, stats_reader=None):
+def drive_streams(target, address, n, prompts, language, pid) -> tuple[StreamStats, float]:
+    """``n`` concurrent streams, each ``target(address, pcm, marks, language, stats)`` over its
+    share of ``prompts``; returns the stats and the server's CPU use (% of one core)."""
     per_stream = max(1, len(prompts) // n) if n > 1 else len(prompts)
     stats = StreamStats()
     threads = []
-    before = stats_reader.snapshot() if stats_reader else None
     cpu0, t0 = (cpu_seconds(pid) if pid else 0.0), time.monotonic()
     for i in range(n):
         chosen = [prompts[(i * per_stream + k) % len(prompts)] for k in range(per_stream)]
         pcm, marks = build_stream(chosen)
-        th = threading.Thread(target=run_stream, args=(address, pcm, marks, language, stats))
+        th = threading.Thread(target=target, args=(address, pcm, marks, language, stats))
         th.start()
         threads.append(th)
     for th in threads:
         th.join()
     wall = time.monotonic() - t0
-    cpu = (cpu_seconds(pid) - cpu0) / wall * 100 if pid else float("nan")
+    return stats, (cpu_seconds(pid) - cpu0) / wall * 100 if pid else float("nan")
+
+
+def run_level(address, n, prompts, language, pid, stats_reader=None):
+    before = stats_reader.snapshot() if stats_reader else None
+    stats, cpu = drive_streams(run_stream, address, n, prompts, language, pid)
     after = stats_reader.snapshot() if stats_reader else None
     dropped = after["interims_dropped"] - before["interims_dropped"] if before and after else float("nan")
     interims = after["interims_decoded"] - before["interims_decoded"] if before and after else float("nan")
