@@ -82,6 +82,11 @@ class KernelFeatureExtractor:
         return kernels.log_mel_spectrogram(np.ascontiguousarray(waveform, dtype=np.float32), self._n_mels)
 
 
+def max_new_tokens(samples: int) -> int:
+    """Token cap for ``samples`` of 16 kHz audio (a guard against repetition loops)."""
+    return min(400, int(samples / 16000 * 15) + 20)
+
+
 def whisper_languages() -> frozenset[str]:
     from faster_whisper.tokenizer import _LANGUAGE_CODES
 
@@ -249,7 +254,7 @@ class WhisperRecognizer:
             vad_filter=True,
             vad_parameters={"min_silence_duration_ms": 1000, "speech_pad_ms": 600},
             # tokens capped by audio length: a guard against repetition loops
-            max_new_tokens=min(400, int(len(audio) / 16000 * 15) + 20),
+            max_new_tokens=max_new_tokens(len(audio)),
         )
         texts: list[str] = []
         words: list[Word] = []

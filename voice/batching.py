@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .asr import DecodeOptions, Transcript, Word, encoder_window, pick_language
+from .asr import DecodeOptions, Transcript, Word, encoder_window, max_new_tokens, pick_language
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,11 +44,6 @@ APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 def batch_key(model_name: str, options: DecodeOptions) -> tuple:
     """Jobs with equal keys may share a batch: same model, same search, same prompt shape."""
     return (model_name, options.interim, 1 if options.interim else options.beam_size, options.hints)
-
-
-def max_new_tokens(samples: int) -> int:
-    """Token cap for ``samples`` of audio (a guard against repetition loops)."""
-    return min(400, int(samples / SAMPLE_RATE * 15) + 20)
 
 
 @dataclass(eq=False)
