@@ -379,3 +379,51 @@ def test_slot_name_falls_back_when_the_best_one_is_taken():
     result = engine.understand("start a 20 minute timer in the living room", "en")
     assert result.intent == "start_timer"
     assert slot_map(result) == {"minutes": "20", "room": "living room"}
+
+
+def _units_domain():
+    return domain_from_dict({
+        "name": "units",
+        "intents": {
+            "start_timer": {"sentences": {"en": [
+                "set a timer for {hours} hours",
+                "set a timer for {minutes} minutes",
+                "set a timer for {hours} and a {half:minutes} hours",
+                "set a timer for {minutes} and a {half:seconds} minutes",
+            ]}},
+            "lights_on": {"sentences": {"en": ["turn on the lights in the {room}", "lights on in [the] {room}"]}},
+            "lights_off": {"sentences": {"en": ["turn off the lights in the {room}", "lights off"]}},
+            "music": {"sentences": {"en": ["play [some] {genre} music", "play some music"]}},
+            "weather": {"sentences": {"en": ["what is the weather like", "how is the weather today"]}},
+        },
+        "lists": {
+            "hours": {"type": "number", "range": {"from": 1, "to": 100}},
+            "minutes": {"type": "number", "range": {"from": 1, "to": 100}},
+            "half": {"values": {"en": [{"in": "half", "out": "30"}]}},
+            "room": {"values": {"en": ["kitchen", "bedroom", "living room"]}},
+            "genre": {"values": {"en": ["jazz", "rock"]}},
+        },
+    }, "units.yaml")
+
+
+def test_slot_name_follows_a_unit_word_a_few_words_away():
+    engine = IntentEngine.from_domain(_units_domain())
+    # the word right after "7" is "and" either way: "hours" / "minutes" further on decides
+    result = engine.understand("set a timer for 7 and a half hours", "en")
+    assert result.intent == "start_timer"
+    assert slot_map(result) == {"hours": "7", "minutes": "30"}
+    result = engine.understand("set a timer for 7 and a half minutes", "en")
+    assert slot_map(result) == {"minutes": "7", "seconds": "30"}
+
+
+def test_room_slot_for_an_intent_whose_templates_never_name_one():
+    engine = IntentEngine.from_domain(_units_domain())
+    model = engine.model("en")
+    assert model.slots.generic == {"room": "room"}  # 2 of 5 intents take a room
+    result = engine.understand("play some jazz music in the bedroom", "en")
+    assert result.intent == "music"
+    assert slot_map(result) == {"genre": "jazz", "room": "bedroom"}
+    # an intent that takes no slots at all stays without
+    assert engine.understand("what is the weather like in the bedroom", "en").slots == ()
+    # a generic list never takes words the intent's own lists matched
+    assert slot_map(engine.understand("set a timer for 7 minutes", "en")) == {"minutes": "7"}

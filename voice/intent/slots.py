@@ -33,6 +33,13 @@ _LITERAL_SHARE = 0.5
 _LITERAL_MIN = 2
 # slot context mixture: the intent's own counts, the slot name's over all intents, the list's
 _W_OWN, _W_SLOT, _W_LIST = 0.6, 0.25, 0.15
+# right-hand window beyond the next word: words 2 to _WINDOW after a slot, scored per
+# (list, slot name) as a log ratio against all slots' windows, so a unit word a few words on
+# decides the slot ("29 and a half hours" -> hours, the half -> minutes)
+_WINDOW = 4
+_WINDOW_ALPHA = 5.0
+_WINDOW_CLIP = (-2.0, 3.0)
+_WINDOW_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,11 @@ class SlotMatcher:
         self.right_pooled: dict[str, dict[str, float]] = state.get("right_pooled", {})
         # intent -> forms its training sentences use as plain words, not as slots
         self.literal: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in state.get("literal", {}).items()}
+        # lists most intents take (rooms, floors, device names) -> their usual slot name; an
+        # intent whose training templates never name one still gets it when the text does
+        self.generic: dict[str, str] = state.get("generic", {})
+        # "list\tslot" -> word -> clipped log ratio of it in the slot's right window (words 2..)
+        self.window: dict[str, dict[str, float]] = state.get("window", {})
         # list name -> endings the templates glue onto its values ("{area}ets" -> "kokets")
         self.suffixes: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in state.get("suffixes", {}).items()}
         self._suffix_lengths = sorted({len(x) for v in self.suffixes.values() for x in v}, reverse=True)
@@ -77,6 +89,7 @@ class SlotMatcher:
             name: _FuzzyIndex(forms) for name, forms in self._forms_by_list.items()
         }
         # trigram -> forms with it, over all lists: windows try their rarest trigrams first
+        self._window_words = frozenset(w for ratios in self.window.values() for w in ratios if w != "<unk>")
         self._fuzzy_df: dict[str, int] = Counter()
         for index in self._fuzzy_index.values():
             self._fuzzy_df.update(index.df)
@@ -94,6 +107,8 @@ class SlotMatcher:
             "left_pooled": self.left_pooled,
             "right_pooled": self.right_pooled,
             "literal": {k: sorted(v) for k, v in self.literal.items()},
+            "window": self.window,
+            "generic": self.generic,
         }
 
     @classmethod
@@ -127,6 +142,7 @@ class SlotMatcher:
         left: dict[str, Counter] = defaultdict(Counter)
         right: dict[str, Counter] = defaultdict(Counter)
         suffixes: dict[str, Counter] = defaultdict(Counter)
+        window: dict[str, Counter] = defaultdict(Counter)
         for sample in samples:
             if not sample.slots:
                 continue
@@ -146,6 +162,8 @@ class SlotMatcher:
                 for k in (key, "s\t" + slot.name, "l\t" + slot.list_name):
                     left[k][lw] += 1
                     right[k][rw] += 1
+                window[slot.list_name + "\t" + slot.name].update(toks.words[last : last + _WINDOW])
+                window["<" + slot.list_name + "\t" + slot.name].update(toks.words[max(0, first - _WINDOW) : first])
         state = {
             "forms": {k: sorted([list(e) for e in v]) for k, v in forms.items()},
             "ranges": {k: list(v) for k, v in ranges.items()},
@@ -159,6 +177,9 @@ class SlotMatcher:
             "suffixes": {k: sorted(x for x, n in c.items() if n >= _MIN_SUFFIX_COUNT) for k, c in suffixes.items()},
             "literal": _literal_forms(samples, forms, {x for c in suffixes.values() for x, n in c.items()
                                                       if n >= _MIN_SUFFIX_COUNT}),
+            "generic": _generic_lists(intent_slots),
+            "window": {**_window_ratios({k: c for k, c in window.items() if k[0] != "<"}),
+                       **_window_ratios({k: c for k, c in window.items() if k[0] == "<"})},
         }
         return cls(state)
 
@@ -170,6 +191,12 @@ class SlotMatcher:
         wanted = self.intent_slots.get(intent)
         if not wanted:
             return ()
+        extra: dict[str, list[str]] = {}
+        if self.generic:
+            extra = {ln: [name] for ln, name in self.generic.items()
+                     if ln not in wanted and name not in self._names(wanted)}
+            if extra:
+                wanted = {**wanted, **extra}
         literal = self.literal.get(intent, frozenset())
         words = toks.words
         cands: list[_Candidate] = []
@@ -193,8 +220,13 @@ class SlotMatcher:
             for list_name in self.time_lists:
                 if list_name in wanted:
                     cands.append(_Candidate(span.start, span.end, list_name, span.value))
+        if extra:
+            # a generic list only takes words none of the intent's own lists matched
+            own = [c for c in cands if c.list_name not in extra]
+            cands = own + [c for c in cands if c.list_name in extra
+                           and not any(o.start < c.end and c.start < o.end for o in own)]
         found_lists = {c.list_name for c in cands}
-        missing = [ln for ln in wanted if ln not in found_lists and ln in self._forms_by_list]
+        missing = [ln for ln in wanted if ln not in found_lists and ln not in extra and ln in self._forms_by_list]
         if missing:
             cands.extend(self._fuzzy(words, missing))
 
@@ -220,6 +252,10 @@ class SlotMatcher:
             slots.append(Slot(name, c.value, start, end))
         slots.sort(key=lambda s: s.start)
         return tuple(slots)
+
+    @staticmethod
+    def _names(wanted: dict[str, list[str]]) -> set[str]:
+        return {n for names in wanted.values() for n in names}
 
     def _suffixed(self, words: tuple[str, ...], i: int, length: int, wanted, cands: list[_Candidate],
                   literal: frozenset[str]) -> None:
@@ -251,6 +287,13 @@ class SlotMatcher:
         rw = words[end] if end < len(words) else "</s>"
         score += self._side(self.left.get(key), self.left_pooled, slot_name, list_name, lw)
         score += self._side(self.right.get(key), self.right_pooled, slot_name, list_name, rw)
+        for prefix, span in (("", words[end : end + _WINDOW]), ("<", words[max(0, start - _WINDOW) : start])):
+            ratios = self.window.get(prefix + list_name + "\t" + slot_name)
+            if ratios:
+                unseen = ratios["<unk>"]
+                for w in span:
+                    if w in self._window_words:
+                        score += _WINDOW_WEIGHT * ratios.get(w, unseen)
         return score
 
     @staticmethod
@@ -445,6 +488,45 @@ def _token_range(toks: Tokens, start: int, end: int) -> tuple[int, int]:
     if first is None:
         return 0, 0
     return first, last
+
+
+_GENERIC_SHARE = 0.3
+
+
+def _generic_lists(intent_slots: dict[str, dict[str, set[str]]]) -> dict[str, str]:
+    """Text lists that at least _GENERIC_SHARE of the intents take, with their commonest slot name."""
+    if len(intent_slots) < 4:
+        return {}
+    names: dict[str, Counter] = defaultdict(Counter)
+    for lists in intent_slots.values():
+        for list_name, slot_names in lists.items():
+            names[list_name].update(slot_names)
+    share = {ln: sum(ln in lists for lists in intent_slots.values()) / len(intent_slots) for ln in names}
+    return {ln: c.most_common(1)[0][0] for ln, c in names.items() if share[ln] >= _GENERIC_SHARE}
+
+
+def _window_ratios(window: dict[str, Counter]) -> dict[str, dict[str, float]]:
+    """Per "list\tslot": clipped log(P(word | slot's window) / P(word | any window)), the
+    slot's counts smoothed towards the pooled distribution; "<unk>" for words it never saw."""
+    pooled: Counter = Counter()
+    for c in window.values():
+        pooled.update(c)
+    total = sum(pooled.values())
+    if not total:
+        return {}
+    lo, hi = _WINDOW_CLIP
+    out: dict[str, dict[str, float]] = {}
+    for key, c in window.items():
+        n = sum(c.values())
+        if n < 5:
+            continue
+        ratios = {}
+        for w, k in c.items():
+            bg = pooled[w] / total
+            ratios[w] = min(hi, max(lo, math.log((k + _WINDOW_ALPHA * bg) / (n + _WINDOW_ALPHA) / bg)))
+        ratios["<unk>"] = max(lo, math.log(_WINDOW_ALPHA / (n + _WINDOW_ALPHA)))
+        out[key] = ratios
+    return out
 
 
 def _probs(counts: Counter) -> dict[str, float]:
