@@ -23,7 +23,7 @@ from .types import NONE_INTENT, IntentInfo, IntentResult
 
 _LOGGER = logging.getLogger(__name__)
 
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 DEFAULT_INTENTS_FILE = Path(__file__).parent / "domains" / "call_centre.yaml"
 MAX_TEXT_CHARS = 2000
 
