@@ -33,13 +33,14 @@ _LITERAL_SHARE = 0.5
 _LITERAL_MIN = 2
 # slot context mixture: the intent's own counts, the slot name's over all intents, the list's
 _W_OWN, _W_SLOT, _W_LIST = 0.6, 0.25, 0.15
-# right-hand window beyond the next word: words 2 to _WINDOW after a slot, scored per
-# (list, slot name) as a log ratio against all slots' windows, so a unit word a few words on
-# decides the slot ("29 and a half hours" -> hours, the half -> minutes)
+# context windows: up to _WINDOW words on each side of a slot (stopping at another slot,
+# or at a number at query time), scored per (list, slot name) as a clipped log ratio against
+# all slots' windows on that side, so a unit word a few words on decides the slot
+# ("29 and a half hours" -> hours 29, minutes 30; "17 horas y 3/4" -> minutes 45)
 _WINDOW = 4
 _WINDOW_ALPHA = 5.0
 _WINDOW_CLIP = (-2.0, 3.0)
-_WINDOW_WEIGHT = 1.0
+_WINDOW_WEIGHTS = {"": 0.5, "<": 0.5}  # right, left
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class SlotMatcher:
             if not sample.slots:
                 continue
             toks = tokenize(sample.text)
+            slot_ranges = slot_token_ranges(toks, sample.slots)
             for slot in sample.slots:
                 first, last = _token_range(toks, slot.start, slot.end)
                 if last > first and toks.spans[last - 1][1] > slot.end and slot.list_name in lists \
@@ -162,8 +164,11 @@ class SlotMatcher:
                 for k in (key, "s\t" + slot.name, "l\t" + slot.list_name):
                     left[k][lw] += 1
                     right[k][rw] += 1
-                window[slot.list_name + "\t" + slot.name].update(toks.words[last : last + _WINDOW])
-                window["<" + slot.list_name + "\t" + slot.name].update(toks.words[max(0, first - _WINDOW) : first])
+                # windows stop at the next / previous slot: its words are its own context
+                stop_r = min([a for a, _b in slot_ranges if a >= last] + [last + _WINDOW])
+                stop_l = max([b for _a, b in slot_ranges if b <= first] + [first - _WINDOW, 0])
+                window[slot.list_name + "\t" + slot.name].update(toks.words[last:stop_r])
+                window["<" + slot.list_name + "\t" + slot.name].update(toks.words[stop_l:first])
         state = {
             "forms": {k: sorted([list(e) for e in v]) for k, v in forms.items()},
             "ranges": {k: list(v) for k, v in ranges.items()},
@@ -230,13 +235,18 @@ class SlotMatcher:
         if missing:
             cands.extend(self._fuzzy(words, missing))
 
+        # numbers and times end a slot's context window, as other slots do in training
+        barrier = [False] * n
+        for span in [*numbers, *times]:
+            for k in range(span.start, span.end):
+                barrier[k] = True
         scored: list[tuple[float, int, _Candidate, str]] = []
         for c in cands:
             # every slot name the list can fill, so a span whose best name is taken by an
             # earlier one ("add 31 minutes to my 75 minute timer") falls back to the next
             penalty = 0.0 if c.exact else -2.0
             for slot_name in wanted[c.list_name]:
-                s = self._score(intent, slot_name, words, c.start, c.end, c.list_name)
+                s = self._score(intent, slot_name, words, c.start, c.end, c.list_name, barrier)
                 scored.append((s + penalty, c.end - c.start, c, slot_name))
         scored.sort(key=lambda x: (-x[1] if x[2].exact else 0, -x[0], x[2].start))
         taken = [False] * n
@@ -274,7 +284,7 @@ class SlotMatcher:
                         cands.append(_Candidate(i, i + length, list_name, value))
 
     def _score(self, intent: str, slot_name: str, words: tuple[str, ...], start: int, end: int,
-               list_name: str = "") -> float:
+               list_name: str = "", barrier: list[bool] | None = None) -> float:
         """log prior + log P(left word) + log P(right word) of this slot of this intent.
 
         The word probabilities mix the intent's own counts with the slot's counts over all
@@ -287,13 +297,17 @@ class SlotMatcher:
         rw = words[end] if end < len(words) else "</s>"
         score += self._side(self.left.get(key), self.left_pooled, slot_name, list_name, lw)
         score += self._side(self.right.get(key), self.right_pooled, slot_name, list_name, rw)
-        for prefix, span in (("", words[end : end + _WINDOW]), ("<", words[max(0, start - _WINDOW) : start])):
+        stop_r, stop_l = min(len(words), end + _WINDOW), max(0, start - _WINDOW)
+        if barrier:
+            stop_r = next((k for k in range(end, stop_r) if barrier[k]), stop_r)
+            stop_l = next((k + 1 for k in range(start - 1, stop_l - 1, -1) if barrier[k]), stop_l)
+        for prefix, span in (("", words[end:stop_r]), ("<", words[stop_l:start])):
             ratios = self.window.get(prefix + list_name + "\t" + slot_name)
             if ratios:
                 unseen = ratios["<unk>"]
                 for w in span:
                     if w in self._window_words:
-                        score += _WINDOW_WEIGHT * ratios.get(w, unseen)
+                        score += _WINDOW_WEIGHTS[prefix] * ratios.get(w, unseen)
         return score
 
     @staticmethod
