@@ -17,6 +17,7 @@ half used to calibrate the threshold and train the none class, half for the scor
 Latency is per query on one thread.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/intent.py [--languages en,de] [--real-asr 60]
+        [--same-information]   # also ours trained on every template, as hassil_all is
 """
 
 from __future__ import annotations
@@ -311,6 +312,8 @@ def run_language(lang: str, args, oos_domain) -> dict:
     cfg = TrainConfig(samples_per_template=args.per_template, seed=args.seed)
     model = train_language(data, cfg, templates=train_t)
     train_s = time.perf_counter() - t0
+    # the same information hassil_all has: every template, the test ones included
+    model_all = train_language(data, cfg) if args.same_information else None
 
     test_samples = sample_templates(data, test_t, args.test_per_template, args.seed + 100)
     clean = [(s.text, s.intent, _gold(s)) for s in test_samples]
@@ -335,6 +338,11 @@ def run_language(lang: str, args, oos_domain) -> dict:
             res[f"{cond}/{name}/slot_f1"] = round(sc.slot_f1, 1)
             if timed:
                 res[f"latency/{name}"] = sc.latencies
+    if model_all is not None:
+        for cond, items in (("clean", clean), ("asr", asr)):
+            sc = evaluate(OurSystem(model_all), items)
+            res[f"{cond}/ours_all/acc"] = round(sc.accuracy, 1)
+            res[f"{cond}/ours_all/slot_f1"] = round(sc.slot_f1, 1)
     if oos_test:
         res["oos/ours"] = round(rejection(ours, oos_test), 1)
         res["oos/hassil_all"] = round(rejection(hassil_all, oos_test), 1)
@@ -384,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-asr", type=int, default=0, help="English sentences for (c); 0 = skip")
     parser.add_argument("--asr-cache", default=str(Path.home() / ".cache" / "voice-intent-bench" / "asr_en.json"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--same-information", action="store_true",
+                        help="also train ours on all templates (test ones included, as hassil_all has them)")
     parser.add_argument("--json", help="write all results (with latencies) to this file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -394,6 +404,14 @@ def main(argv: list[str] | None = None) -> int:
     results = [run_language(lang.strip(), args, oos_domain) for lang in args.languages.split(",") if lang.strip()]
 
     print(_table(results))
+    if args.same_information:
+        print("\nSame information as hassil_all (ours trained on every template, the test ones included):")
+        print("| lang | clean acc ours-all / hassil-all | clean slot F1 | ASR-style acc | ASR-style slot F1 |")
+        print("|---|---|---|---|---|")
+        for r in results:
+            print(f"| {r['language']} | " + " | ".join(
+                f"{r[f'{c}/ours_all/{m}']} / {r[f'{c}/hassil_all/{m}']}"
+                for c, m in (("clean", "acc"), ("clean", "slot_f1"), ("asr", "acc"), ("asr", "slot_f1"))) + " |")
     ours = np.array([x for r in results for x in r["latency/ours"]]) * 1e3
     hs = np.array([x for r in results for x in r["latency/hassil_all"]]) * 1e3
     print(f"\nlatency per query, one thread: ours median {np.median(ours):.3f} ms, p99 {np.quantile(ours, 0.99):.3f} ms; "
