@@ -28,37 +28,37 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import gc
+import json
+import logging
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hassil import recognize  # noqa: E402
+from hassil import recognize
 
-from voice.intent.corpus import Sample, split_templates, template_slot_lists  # noqa: E402
-from voice.intent.domainfile import load_domain  # noqa: E402
-from voice.intent.engine import DEFAULT_INTENTS_FILE  # noqa: E402
-from voice.intent.homeassistant import (  # noqa: E402
+from voice.intent.corpus import Sample, split_templates, template_slot_lists
+from voice.intent.domainfile import load_domain
+from voice.intent.engine import DEFAULT_INTENTS_FILE
+from voice.intent.homeassistant import (
     HA_LANGUAGES,
     entity_lists,
     hassil_intents,
     home_assistant_raw,
     load_home_assistant,
 )
-from voice.intent.model import TrainConfig, sample_templates, train_language  # noqa: E402
-from voice.intent.numbers import NumberLexicon, format_number  # noqa: E402
-from voice.intent.text import tokenize  # noqa: E402
-from voice.intent.types import NONE_INTENT  # noqa: E402
+from voice.intent.model import TrainConfig, sample_templates, train_language
+from voice.intent.numbers import NumberLexicon, format_number
+from voice.intent.text import tokenize
+from voice.intent.types import NONE_INTENT
 
 _LOGGER = logging.getLogger("bench.intent")
 
@@ -176,7 +176,7 @@ class HassilSystem:
         try:
             result = recognize(text, self.intents, slot_lists=self.lists, language=self.language,
                                intent_context=self.context)
-        except Exception:  # noqa: BLE001 - hassil can raise on odd input; count as no match
+        except Exception:
             result = None
         if result is None:
             return NONE_INTENT, set()
@@ -360,25 +360,22 @@ def run_language(lang: str, args, oos_domain) -> dict:
     return res
 
 
+def _trio(r: dict, key: str) -> str:
+    """"ours / hassil-all / hassil-train" for one result key such as "clean/{}/acc"."""
+    if key.format("ours") not in r:
+        return "-"
+    return " / ".join(str(r[key.format(n)]) for n in ("ours", "hassil_all", "hassil_train"))
+
+
 def _table(results: list[dict]) -> str:
     head = ("| lang | tmpl train/test | sent | clean acc ours / hassil-all / hassil-train | clean slot F1 "
             "| ASR-style acc | ASR-style slot F1 | real-ASR acc | real-ASR slot F1 | OOS rejected ours / hassil |")
     lines = [head, "|" + "---|" * 10]
     for r in results:
-        def trio(key: str) -> str:
-            return " / ".join(f"{r.get(f'{key}/{n}', float('nan')):.1f}" for n in ("ours", "hassil_all", "hassil_train"))
-        real_acc = trio("real") if "real/ours/acc" in r else "-"
-        lines.append(
-            f"| {r['language']} | {r['templates_train']}/{r['templates_test']} | {r['test_sentences']} "
-            f"| {trio('clean').replace('/', '/') if False else ' / '.join(str(r[f'clean/{n}/acc']) for n in ('ours', 'hassil_all', 'hassil_train'))} "
-            f"| {' / '.join(str(r[f'clean/{n}/slot_f1']) for n in ('ours', 'hassil_all', 'hassil_train'))} "
-            f"| {' / '.join(str(r[f'asr/{n}/acc']) for n in ('ours', 'hassil_all', 'hassil_train'))} "
-            f"| {' / '.join(str(r[f'asr/{n}/slot_f1']) for n in ('ours', 'hassil_all', 'hassil_train'))} "
-            f"| {' / '.join(str(r[f'real/{n}/acc']) for n in ('ours', 'hassil_all', 'hassil_train')) if 'real/ours/acc' in r else '-'} "
-            f"| {' / '.join(str(r[f'real/{n}/slot_f1']) for n in ('ours', 'hassil_all', 'hassil_train')) if 'real/ours/acc' in r else '-'} "
-            f"| {str(r['oos/ours']) + ' / ' + str(r['oos/hassil_all']) if 'oos/ours' in r else '-'} |"
-        )
-        del real_acc
+        cells = [_trio(r, f"{cond}/{{}}/{metric}") for cond in ("clean", "asr", "real") for metric in ("acc", "slot_f1")]
+        oos = f"{r['oos/ours']} / {r['oos/hassil_all']}" if "oos/ours" in r else "-"
+        lines.append(f"| {r['language']} | {r['templates_train']}/{r['templates_test']} | {r['test_sentences']} | "
+                     + " | ".join(cells) + f" | {oos} |")
     return "\n".join(lines)
 
 

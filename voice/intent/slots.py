@@ -75,8 +75,10 @@ class SlotMatcher:
         # lists most intents take (rooms, floors, device names) -> their usual slot name; an
         # intent whose training templates never name one still gets it when the text does
         self.generic: dict[str, str] = state.get("generic", {})
-        # "list\tslot" -> word -> clipped log ratio of it in the slot's right window (words 2..)
+        # "list\tslot" (right of the slot) and "<list\tslot" (left of it) -> word -> clipped
+        # log ratio of the word in that window against all slots' windows on that side
         self.window: dict[str, dict[str, float]] = state.get("window", {})
+        self._window_words = frozenset(w for ratios in self.window.values() for w in ratios if w != "<unk>")
         # list name -> endings the templates glue onto its values ("{area}ets" -> "kokets")
         self.suffixes: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in state.get("suffixes", {}).items()}
         self._suffix_lengths = sorted({len(x) for v in self.suffixes.values() for x in v}, reverse=True)
@@ -90,7 +92,6 @@ class SlotMatcher:
             name: _FuzzyIndex(forms) for name, forms in self._forms_by_list.items()
         }
         # trigram -> forms with it, over all lists: windows try their rarest trigrams first
-        self._window_words = frozenset(w for ratios in self.window.values() for w in ratios if w != "<unk>")
         self._fuzzy_df: dict[str, int] = Counter()
         for index in self._fuzzy_index.values():
             self._fuzzy_df.update(index.df)
@@ -198,8 +199,9 @@ class SlotMatcher:
             return ()
         extra: dict[str, list[str]] = {}
         if self.generic:
+            taken_names = {name for names in wanted.values() for name in names}
             extra = {ln: [name] for ln, name in self.generic.items()
-                     if ln not in wanted and name not in self._names(wanted)}
+                     if ln not in wanted and name not in taken_names}
             if extra:
                 wanted = {**wanted, **extra}
         literal = self.literal.get(intent, frozenset())
@@ -263,10 +265,6 @@ class SlotMatcher:
         slots.sort(key=lambda s: s.start)
         return tuple(slots)
 
-    @staticmethod
-    def _names(wanted: dict[str, list[str]]) -> set[str]:
-        return {n for names in wanted.values() for n in names}
-
     def _suffixed(self, words: tuple[str, ...], i: int, length: int, wanted, cands: list[_Candidate],
                   literal: frozenset[str]) -> None:
         """Values whose last word carries an ending learned from the templates ("sovrummets")."""
@@ -285,7 +283,8 @@ class SlotMatcher:
 
     def _score(self, intent: str, slot_name: str, words: tuple[str, ...], start: int, end: int,
                list_name: str = "", barrier: list[bool] | None = None) -> float:
-        """log prior + log P(left word) + log P(right word) of this slot of this intent.
+        """log prior + log P(left word) + log P(right word) of this slot of this intent,
+        plus the votes of the words in its context windows (up to ``barrier`` tokens).
 
         The word probabilities mix the intent's own counts with the slot's counts over all
         intents and the list's counts, so a phrasing the intent's templates lack ("99
