@@ -114,7 +114,7 @@ class SlotMatcher:
         }
 
     @classmethod
-    def build(cls, data: LanguageData, templates: list[Template], samples: list[Sample]) -> "SlotMatcher":
+    def build(cls, data: LanguageData, templates: list[Template], samples: list[Sample]) -> SlotMatcher:
         forms: dict[str, set[tuple[str, str]]] = defaultdict(set)
         ranges: dict[str, tuple[float, float]] = {}
         lists = dict(data.slot_lists)
@@ -347,7 +347,7 @@ class SlotMatcher:
 class _FuzzyIndex:
     """Character-trigram inverted index over the surface forms of one slot list."""
 
-    __slots__ = ("sizes", "kwords", "values", "grams", "df", "postings", "lengths")
+    __slots__ = ("df", "grams", "kwords", "lengths", "postings", "sizes", "values")
 
     def __init__(self, forms: list[tuple[str, tuple[str, ...], str]]):
         kept = [(text, key, value) for text, key, value in forms if len(text) >= 4][:_FUZZY_MAX_FORMS]
@@ -388,7 +388,7 @@ class _FuzzyIndex:
             posts = [p for p in posts if p]
             if not posts:
                 continue
-            for i in range(0, n - length + 1):
+            for i in range(n - length + 1):
                 cached = window_grams.get((i, length))
                 if cached is None:
                     wg = frozenset(_trigrams(" ".join(words[i : i + length])))
@@ -409,7 +409,7 @@ class _FuzzyIndex:
                             found.update(ids)
                 for f in found:
                     nf = sizes[f]
-                    if (nf if nf < nw else nw) < _FUZZY_SIZE_RATIO * (nf if nf > nw else nw):
+                    if min(nw, nf) < _FUZZY_SIZE_RATIO * max(nw, nf):
                         continue
                     dice = 2.0 * len(grams[f] & wg) / (nf + nw)
                     if dice < _FUZZY_MIN_DICE:
