@@ -45,20 +45,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hassil import recognize
 
-from voice.intent.corpus import Sample, split_templates, template_slot_lists
-from voice.intent.domainfile import load_domain
-from voice.intent.engine import DEFAULT_INTENTS_FILE
-from voice.intent.homeassistant import (
+from voice.engines.intent.corpus import Sample, split_templates, template_slot_lists
+from voice.engines.intent.domainfile import load_domain
+from voice.engines.intent.engine import DEFAULT_INTENTS_FILE
+from voice.engines.intent.homeassistant import (
     HA_LANGUAGES,
     entity_lists,
     hassil_intents,
     home_assistant_raw,
     load_home_assistant,
 )
-from voice.intent.model import TrainConfig, sample_templates, train_language
-from voice.intent.numbers import NumberLexicon, format_number
-from voice.intent.text import tokenize
-from voice.intent.types import NONE_INTENT
+from voice.engines.intent.model import TrainConfig, sample_templates, train_language
+from voice.engines.intent.numbers import NumberLexicon, format_number
+from voice.engines.intent.text import tokenize
+from voice.core.intents import NONE_INTENT
 
 _LOGGER = logging.getLogger("bench.intent")
 

@@ -61,7 +61,7 @@ PEER_NAMES = ("wyoming", "whisperlive")
 
 def model_dir() -> Path:
     """The CTranslate2 Whisper base directory our server uses (assembled if needed)."""
-    from voice.models import assemble_whisper_base
+    from voice.runtime.models import assemble_whisper_base
 
     return assemble_whisper_base(ROOT / ".cache")
 

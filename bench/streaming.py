@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import normalize, pick_prompts, wer  # noqa: E402
 
-from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc  # noqa: E402
+from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc  # noqa: E402
 
 CHUNK_MS = 100
 GAP_S = 1.5

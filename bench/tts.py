@@ -3,7 +3,7 @@
     .venv/bin/python bench/tts.py [--runs 5] [--voice PATH.onnx] [--server HOST:PORT]
 
 Baseline: ``PiperVoice.synthesize(text)`` from piper-tts, sentence by sentence (its first
-audio is the whole first sentence). Ours: :class:`voice.tts.SynthesisJob` (first audio is the
+audio is the whole first sentence). Ours: :class:`voice.core.synthesis.SynthesisJob` (first audio is the
 first clause, 50 ms chunks), same voice, same text, same machine, in-process; with
 ``--server`` also through gRPC (``Synthesize``, 8 kHz mu-law). Each figure is the median of
 ``--runs`` interleaved runs after a warm-up. RTF = synthesis wall time / audio duration.
@@ -43,7 +43,8 @@ def bench_piper(voice, text):
 
 
 def bench_job(pool, text, language):
-    from voice.tts import SynthesisJob, SynthesisOptions, plan_pieces
+    from voice.core.planning import plan_pieces
+from voice.core.synthesis import SynthesisJob, SynthesisOptions
 
     t0 = time.perf_counter()
     job = SynthesisJob(pool, plan_pieces(text, language), SynthesisOptions())
@@ -59,7 +60,7 @@ def bench_job(pool, text, language):
 def bench_grpc(address, text):
     import grpc
 
-    from voice.v1 import audio_pb2, synthesizer_pb2, synthesizer_pb2_grpc
+    from voice_api.v1 import audio_pb2, synthesizer_pb2, synthesizer_pb2_grpc
 
     with grpc.insecure_channel(address) as ch:
         stub = synthesizer_pb2_grpc.SynthesizerStub(ch)
@@ -94,8 +95,9 @@ def main(argv=None) -> int:
     import kernels
     from piper import PiperVoice
 
-    from voice.models import embedded_voice_path
-    from voice.tts import VoicePool, read_voice_info
+    from voice.runtime.models import embedded_voice_path
+    from voice.engines.piper import VoicePool
+    from voice.engines.voices import read_voice_info
 
     onnx = Path(args.voice) if args.voice else embedded_voice_path()
     info = read_voice_info(onnx)

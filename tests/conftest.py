@@ -87,7 +87,7 @@ def config(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def engine(config):
-    from voice.engine import SpeechEngine
+    from voice.runtime.engine import SpeechEngine
 
     eng = SpeechEngine(config)
     eng.load()
@@ -99,7 +99,7 @@ class ServerThread:
     """A VoiceServer on 127.0.0.1:0 in a background event loop."""
 
     def __init__(self, config, engine):
-        from voice.server import VoiceServer
+        from voice.api.grpc.server import VoiceServer
 
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)

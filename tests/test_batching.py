@@ -16,10 +16,10 @@ import soundfile as sf
 from conftest import ServerThread, pick_prompts, wer
 from test_streaming import concurrent_streams
 
-from voice.asr import DecodeOptions
-from voice.batching import batch_key
-from voice.scheduler import FINAL, INTERIM, DecodeScheduler
-from voice.v1 import recognizer_pb2_grpc
+from voice.core.transcripts import DecodeOptions
+from voice.engines.batching import batch_key
+from voice.runtime.scheduler import DecodeScheduler, Priority
+from voice_api.v1 import recognizer_pb2_grpc
 
 # -- scheduler (fake work) --------------------------------------------------------------
 
@@ -46,7 +46,7 @@ def run_jobs(sched: DecodeScheduler, rec: Recorder, jobs):
     """Submit a blocker, then ``jobs`` [(priority, stream, arg, key)] while it runs."""
 
     async def main():
-        blocker = sched.submit(FINAL, "blocker", rec.one, "first", batch=rec.many, key="other")
+        blocker = sched.submit(Priority.FINAL, "blocker", rec.one, "first", batch=rec.many, key="other")
         await asyncio.sleep(0.05)  # the worker is now busy with the blocker
         futures = [sched.submit(p, s, rec.one, x, batch=rec.many, key=k) for p, s, x, k in jobs]
         rec.gate.set()
@@ -60,8 +60,8 @@ def test_scheduler_batches_waiting_jobs_of_one_key_finals_first():
     sched = DecodeScheduler(1, max_batch=3)
     rec = Recorder()
     try:
-        out = run_jobs(sched, rec, [(INTERIM, 1, "i1", "k"), (FINAL, 2, "f2", "k"), (FINAL, 3, "f3", "k"),
-                                    (FINAL, 4, "f4", "k"), (FINAL, 5, "x5", "k2")])
+        out = run_jobs(sched, rec, [(Priority.INTERIM, 1, "i1", "k"), (Priority.FINAL, 2, "f2", "k"), (Priority.FINAL, 3, "f3", "k"),
+                                    (Priority.FINAL, 4, "f4", "k"), (Priority.FINAL, 5, "x5", "k2")])
     finally:
         sched.close()
     assert out == ["I1", "F2", "F3", "F4", "X5"]
@@ -69,14 +69,14 @@ def test_scheduler_batches_waiting_jobs_of_one_key_finals_first():
     # finals first, at most 3 per batch, never mixing keys; the interim runs last with its key
     assert rec.calls[1:] == [["f2", "f3", "f4"], ["x5"], ["i1"]]
     assert sched.batches == 1 and sched.batched_jobs == 3
-    assert sched.completed == {FINAL: 5, INTERIM: 1}
+    assert sched.completed == {Priority.FINAL: 5, Priority.INTERIM: 1}
 
 
 def test_scheduler_batch_item_error_fails_only_that_job():
     sched = DecodeScheduler(1, max_batch=4)
     rec = Recorder()
     try:
-        out = run_jobs(sched, rec, [(FINAL, 1, "a", "k"), (FINAL, 2, "bad", "k"), (FINAL, 3, "c", "k")])
+        out = run_jobs(sched, rec, [(Priority.FINAL, 1, "a", "k"), (Priority.FINAL, 2, "bad", "k"), (Priority.FINAL, 3, "c", "k")])
     finally:
         sched.close()
     assert out[0] == "A" and out[2] == "C"
@@ -87,7 +87,7 @@ def test_scheduler_without_batching_runs_jobs_one_by_one():
     sched = DecodeScheduler(1, max_batch=1)
     rec = Recorder()
     try:
-        out = run_jobs(sched, rec, [(FINAL, 1, "a", "k"), (FINAL, 2, "b", "k")])
+        out = run_jobs(sched, rec, [(Priority.FINAL, 1, "a", "k"), (Priority.FINAL, 2, "b", "k")])
     finally:
         sched.close()
     assert out == ["A", "B"]
@@ -105,7 +105,7 @@ def test_scheduler_close_waits_for_the_running_job():
         finished.set()
 
     async def main():
-        sched.submit(FINAL, 1, job)
+        sched.submit(Priority.FINAL, 1, job)
         while not started.is_set():
             await asyncio.sleep(0.01)
 
@@ -126,7 +126,7 @@ def test_batch_key_separates_search_settings_and_hints():
 
 def load16k(prompt) -> np.ndarray:
     import kernels
-    from voice.audio import resample
+    from voice.core.audio import resample
 
     audio, rate = sf.read(prompt.path, dtype="int16")
     return resample(kernels.int16_to_float32(audio), rate, 16000)
@@ -180,7 +180,7 @@ def test_batch_languages_prefix_silence_and_word_times(engine, clips):
 
 @pytest.fixture(scope="module")
 def batching_server(config):
-    from voice.engine import SpeechEngine
+    from voice.runtime.engine import SpeechEngine
 
     cfg = replace(config, asr=replace(config.asr, batch_size=4, num_workers=1))
     eng = SpeechEngine(cfg)
@@ -205,7 +205,7 @@ def test_batching_server_delivers_every_final(batching_server):
 def test_batching_server_unary_recognize_decodes_a_file_in_batches(batching_server, monkeypatch):
     """A file of 5 prompts: its utterances are decoded as batches (4 + 1), words shifted to
     file time, in order."""
-    from voice.v1 import audio_pb2, recognizer_pb2
+    from voice_api.v1 import audio_pb2, recognizer_pb2
 
     srv, eng = batching_server
     rec = eng.recognizer(None)

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 import kernels
-from clients.wavio import read_raw, write_wav
+from voice_client.wavio import read_raw, write_wav
 
 from conftest import pick_prompts, wer
 

@@ -10,12 +10,10 @@ import numpy as np
 import pytest
 
 from voice.config import ConfigError, load_config
-from voice.models import (
-    DeviceChoice,
+from voice.engines.devices import DeviceChoice, choose_batch_size, choose_device
+from voice.runtime.models import (
     ModelNotFound,
     assemble_whisper_base,
-    choose_batch_size,
-    choose_device,
     embedded_voice_path,
     find_voice_files,
     resolve_whisper_model,
@@ -135,7 +133,7 @@ def test_regenerating_stubs_leaves_no_diff(tmp_path):
 
 
 def test_encoder_window():
-    from voice.asr import encoder_window
+    from voice.engines.limits import encoder_window
 
     assert encoder_window(16000 * 4, 15) == 1500  # short audio: the minimum window
     assert encoder_window(16000 * 14, 15) == 1700  # audio + 3 s, whole seconds
@@ -146,7 +144,7 @@ def test_encoder_window():
 def test_kernel_feature_extractor_matches_faster_whisper():
     from faster_whisper.feature_extractor import FeatureExtractor
 
-    from voice.asr import KernelFeatureExtractor
+    from voice.engines.fw_compat import KernelFeatureExtractor
 
     rng = np.random.default_rng(3)
     audio = (rng.standard_normal(16000 * 3 + 77) * 0.1).astype(np.float32)

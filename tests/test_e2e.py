@@ -15,7 +15,7 @@ import soundfile as sf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import kernels
-from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
+from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
 
 from conftest import pick_prompts, wer
 
@@ -73,7 +73,7 @@ def test_health_not_serving_while_loading(config):
     import threading
 
     from conftest import ServerThread
-    from voice.engine import SpeechEngine
+    from voice.runtime.engine import SpeechEngine
 
     class SlowEngine(SpeechEngine):
         release = threading.Event()
@@ -86,7 +86,7 @@ def test_health_not_serving_while_loading(config):
     srv = ServerThread.__new__(ServerThread)
     import asyncio
 
-    from voice.server import VoiceServer
+    from voice.api.grpc.server import VoiceServer
 
     srv.loop = asyncio.new_event_loop()
     srv._thread = threading.Thread(target=srv.loop.run_forever, daemon=True)

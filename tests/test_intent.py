@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from voice.intent import NONE_INTENT, IntentEngine, IntentResult, Slot
-from voice.intent.domainfile import domain_from_dict
-from voice.intent.numbers import NumberLexicon, find_times
-from voice.intent.text import tokenize
-from voice.intent.types import IntentFileError
+from voice.engines.intent import NONE_INTENT, IntentEngine, IntentResult, Slot
+from voice.engines.intent.domainfile import domain_from_dict
+from voice.engines.intent.numbers import NumberLexicon, find_times
+from voice.engines.intent.text import tokenize
+from voice.core.intents import IntentFileError
 
 SMALL = {
     "name": "tiny_bank",
@@ -331,7 +331,7 @@ def _timer_domain():
 
 
 def test_delexicaliser_replaces_longest_slot_values_only():
-    from voice.intent.features import Delexicaliser, feature_strings
+    from voice.engines.intent.features import Delexicaliser, feature_strings
 
     d = Delexicaliser({("kitchen",): "<area>", ("kitchen", "speaker"): "<name>"})
     assert d(["play", "on", "kitchen", "speaker", "in", "the", "kitchen"]) == ["play", "on", "<name>", "in", "the", "<area>"]
@@ -343,8 +343,8 @@ def test_delexicaliser_replaces_longest_slot_values_only():
 
 
 def test_delexicaliser_keeps_list_words_that_templates_also_use_as_plain_words():
-    from voice.intent.model import build_delexicaliser, sample_templates
-    from voice.intent.slots import SlotMatcher
+    from voice.engines.intent.model import build_delexicaliser, sample_templates
+    from voice.engines.intent.slots import SlotMatcher
 
     data = _timer_domain().languages["en"]
     samples = sample_templates(data, data.templates, 20, 0)
@@ -357,8 +357,8 @@ def test_delexicaliser_keeps_list_words_that_templates_also_use_as_plain_words()
 
 
 def test_sample_weights_even_out_templates_and_intents():
-    from voice.intent.corpus import Sample
-    from voice.intent.model import TrainConfig, _sample_weights
+    from voice.engines.intent.corpus import Sample
+    from voice.engines.intent.model import TrainConfig, _sample_weights
 
     samples = ([Sample(f"a{i}", "big", "big/0", ()) for i in range(30)]
                + [Sample(f"b{i}", "big", "big/1", ()) for i in range(10)]

@@ -7,9 +7,9 @@ import pytest
 import soundfile as sf
 
 import kernels
-from voice.audio import AudioFormatError, Encoding
+from voice.core.audio import AudioFormatError, Encoding
 from voice.config import EndpointingDefaults
-from voice.session import (
+from voice.core.session import (
     InterimRequest,
     RecognitionSession,
     SpeculativeFinal,

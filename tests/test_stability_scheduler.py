@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from voice.scheduler import FINAL, INTERIM, DecodeScheduler
-from voice.stability import LocalAgreement
+from voice.runtime.scheduler import DecodeScheduler, Priority
+from voice.core.stability import LocalAgreement
 
 
 def test_local_agreement_commits_what_two_hypotheses_share():
@@ -71,13 +71,13 @@ def test_scheduler_runs_finals_before_interims_and_drops_stale_interims():
     async def scenario():
         s = DecodeScheduler(1)
         try:
-            blocker = s.submit(FINAL, "a", job, "block")
+            blocker = s.submit(Priority.FINAL, "a", job, "block")
             await asyncio.sleep(0.05)  # the worker is now busy
-            i1 = s.submit(INTERIM, "a", job, "interim-a1")
-            i2 = s.submit(INTERIM, "a", job, "interim-a2")  # replaces a1
-            ib = s.submit(INTERIM, "b", job, "interim-b")
-            f1 = s.submit(FINAL, "b", job, "final-b")
-            f2 = s.submit(FINAL, "a", job, "final-a")
+            i1 = s.submit(Priority.INTERIM, "a", job, "interim-a1")
+            i2 = s.submit(Priority.INTERIM, "a", job, "interim-a2")  # replaces a1
+            ib = s.submit(Priority.INTERIM, "b", job, "interim-b")
+            f1 = s.submit(Priority.FINAL, "b", job, "final-b")
+            f2 = s.submit(Priority.FINAL, "a", job, "final-a")
             assert s.waiting == 4 and s.waiting_finals == 2 and s.load == 5.0
             gate.set()
             results = await asyncio.gather(blocker, i1, i2, ib, f1, f2)
@@ -88,7 +88,7 @@ def test_scheduler_runs_finals_before_interims_and_drops_stale_interims():
     s, results = run_async(scenario())
     assert results == ["block", None, "interim-a2", "interim-b", "final-b", "final-a"]
     assert order == ["block", "final-b", "final-a", "interim-a2", "interim-b"]
-    assert s.dropped_interims == 1 and s.completed == {FINAL: 3, INTERIM: 2}
+    assert s.dropped_interims == 1 and s.completed == {Priority.FINAL: 3, Priority.INTERIM: 2}
 
 
 def test_scheduler_forget_and_errors():
@@ -103,11 +103,11 @@ def test_scheduler_forget_and_errors():
     async def scenario():
         s = DecodeScheduler(1)
         try:
-            running = s.submit(FINAL, "x", block)
+            running = s.submit(Priority.FINAL, "x", block)
             await asyncio.sleep(0.05)
-            gone = s.submit(FINAL, "gone", block)
+            gone = s.submit(Priority.FINAL, "gone", block)
             s.forget("gone")
-            failing = s.submit(FINAL, "y", boom)
+            failing = s.submit(Priority.FINAL, "y", boom)
             gate.set()
             await running
             with pytest.raises(ValueError, match="bad audio"):

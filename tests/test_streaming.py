@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voice.stability import word_key
-from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
+from voice.core.stability import word_key
+from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
 
 from conftest import MOH, pick_prompts, wer
 

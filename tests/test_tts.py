@@ -6,18 +6,13 @@ import numpy as np
 import pytest
 
 import kernels
-from voice import ssml, textnorm
-from voice.audio import Encoding, resample, wav_bytes
-from voice.models import embedded_voice_path
-from voice.tts import (
-    SynthesisJob,
-    SynthesisOptions,
-    VoiceCatalogue,
-    VoicePool,
-    espeak_voices,
-    plan_pieces,
-    read_voice_info,
-)
+from voice.core import ssml, textnorm
+from voice.core.audio import Encoding, resample, wav_bytes
+from voice.runtime.models import embedded_voice_path
+from voice.core.planning import plan_pieces
+from voice.core.synthesis import SynthesisJob, SynthesisOptions
+from voice.engines.piper import VoicePool
+from voice.engines.voices import VoiceCatalogue, espeak_voices, read_voice_info
 
 
 # -- pure logic -------------------------------------------------------------------------------

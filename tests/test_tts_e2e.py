@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import kernels
-from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
+from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
 
 from conftest import wer
 

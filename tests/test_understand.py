@@ -8,8 +8,9 @@ import grpc
 import numpy as np
 import pytest
 
-from voice.tts import SynthesisJob, SynthesisOptions, plan_pieces
-from voice.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, understander_pb2, understander_pb2_grpc
+from voice.core.planning import plan_pieces
+from voice.core.synthesis import SynthesisJob, SynthesisOptions
+from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, understander_pb2, understander_pb2_grpc
 
 from test_cli import run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from voice.config import EndpointingDefaults
-from voice.vad import FRAME_SAMPLES, Endpointer, SpeechEnd, SpeechStart
+from voice.core.vad import FRAME_SAMPLES, Endpointer, SpeechEnd, SpeechStart
 
 
 class ScriptedEndpointer(Endpointer):

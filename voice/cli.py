@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_understand(args, config) -> int:
     from pathlib import Path
 
-    from .intent import IntentEngine, IntentFileError
+    from .engines.intent import IntentEngine, IntentFileError
 
     try:
         intents = IntentEngine.load(Path(args.intents) if args.intents else (Path(config.intent.file) if config.intent.file else None),
@@ -75,16 +75,16 @@ def cmd_understand(args, config) -> int:
 
 
 def _engine(config):
-    from .engine import SpeechEngine
+    from .runtime.engine import SpeechEngine
 
     return SpeechEngine(config)
 
 
 def cmd_transcribe(args, config) -> int:
-    from .asr import normalize_language
-    from .audio import AudioFormatError, read_audio_file
-    from .recognition import recognize_audio
-    from .session import StreamOptions
+    from .core.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, AudioFormatError, read_audio_file, resample
+    from .core.languages import normalize_language
+    from .core.session import StreamOptions
+    from .service.files import recognize_audio
 
     engine = _engine(config)
     try:
@@ -103,10 +103,8 @@ def cmd_transcribe(args, config) -> int:
             status = 1
             continue
         audio, rate = decoded.audio, decoded.sample_rate
-        if not 8000 <= rate <= 48000:
-            from .audio import resample
-
-            audio, rate = resample(audio, rate, 16000), 16000
+        if not MIN_RATE <= rate <= MAX_RATE:
+            audio, rate = resample(audio, rate, SAMPLE_RATE), SAMPLE_RATE
         for r in recognize_audio(engine, audio, rate, options):
             if args.json:
                 print(json.dumps({
@@ -131,9 +129,10 @@ def cmd_say(args, config) -> int:
     if not args.text.strip():
         print("voice say: TEXT must not be empty", file=sys.stderr)
         return 2
-    from .audio import Encoding, wav_bytes
-    from .ssml import SsmlError
-    from .tts import SynthesisJob, SynthesisOptions, plan_pieces
+    from .core.audio import Encoding, wav_bytes
+    from .core.planning import plan_pieces
+    from .core.ssml import SsmlError
+    from .core.synthesis import SynthesisJob, SynthesisOptions
 
     try:
         pieces = plan_pieces(args.text, voice.language, is_ssml=args.ssml, speaking_rate=args.rate)
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"voice: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        from .server import serve
+        from .api.grpc.server import serve
 
         asyncio.run(serve(config))
         return 0

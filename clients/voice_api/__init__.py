@@ -1,0 +1,1 @@
+"""Generated wire API (package voice.v1). Do not edit: tools/gen_protos.py."""

@@ -1,0 +1,195 @@
+"""voice.v1 protobuf <-> service types, in both directions; nothing else knows the wire.
+
+Functions named ``*_from_pb`` build service requests from messages, ``*_pb`` build messages
+from service results. No validation happens here: the service checks values and names the
+field in its error.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.duration_pb2 import Duration
+from voice_api.v1 import audio_pb2, recognizer_pb2, synthesizer_pb2, understander_pb2
+
+from ...core.intents import IntentInfo, IntentResult
+from ...core.results import RecognitionResult
+from ...engines.voices import VoiceInfo
+from ...service import types as t
+
+_EVENTS = {
+    t.SpeechEventKind.STARTED: recognizer_pb2.SPEECH_STARTED,
+    t.SpeechEventKind.ENDED: recognizer_pb2.SPEECH_ENDED,
+    t.SpeechEventKind.TIMEOUT: recognizer_pb2.SPEECH_TIMEOUT,
+}
+
+
+def encoding_name(value: int) -> str:
+    """An AudioEncoding value as the service's encoding name ("" when unspecified)."""
+    if value == audio_pb2.ENCODING_UNSPECIFIED:
+        return ""
+    try:
+        return audio_pb2.AudioEncoding.Name(value)
+    except ValueError:  # a value this server's proto does not know
+        return str(value)
+
+
+def encoding_pb(name: str) -> int:
+    return audio_pb2.AudioEncoding.Value(name)
+
+
+def duration(seconds: float) -> Duration:
+    d = Duration()
+    d.FromNanoseconds(int(round(seconds * 1e9)))
+    return d
+
+
+# -- recognition ------------------------------------------------------------------------------
+
+def endpointing_from_pb(pb: recognizer_pb2.EndpointingConfig) -> t.EndpointingRequest:
+    return t.EndpointingRequest(
+        vad_aggressiveness=pb.vad_aggressiveness if pb.HasField("vad_aggressiveness") else None,
+        trailing_silence_ms=pb.trailing_silence_ms or None,
+        max_utterance_seconds=pb.max_utterance_seconds or None,
+        speech_start_ms=pb.speech_start_ms or None,
+        speech_timeout_ms=pb.speech_timeout_ms or None,
+    )
+
+
+def recognition_config_from_pb(pb: recognizer_pb2.RecognitionConfig) -> t.RecognitionConfig:
+    return t.RecognitionConfig(
+        encoding=encoding_name(pb.encoding),
+        sample_rate_hertz=pb.sample_rate_hertz,
+        language_code=pb.language_code,
+        alternative_language_codes=tuple(pb.alternative_language_codes),
+        enable_word_time_offsets=pb.enable_word_time_offsets,
+        endpointing=endpointing_from_pb(pb.endpointing),
+        model=pb.model,
+        phrase_hints=tuple(pb.phrase_hints),
+        enable_intent=pb.enable_intent,
+    )
+
+
+def streaming_config_from_pb(pb: recognizer_pb2.StreamingRecognitionConfig) -> t.StreamingConfig:
+    return t.StreamingConfig(recognition_config_from_pb(pb.config), pb.interim_results)
+
+
+def file_request_from_pb(pb: recognizer_pb2.RecognizeRequest) -> t.FileRecognitionRequest:
+    return t.FileRecognitionRequest(audio=pb.audio_content, config=recognition_config_from_pb(pb.config))
+
+
+def intent_pb(result: IntentResult) -> understander_pb2.UnderstandResponse:
+    return understander_pb2.UnderstandResponse(
+        intent=result.intent,
+        confidence=result.confidence,
+        slots=[understander_pb2.IntentSlot(name=s.name, value=s.value, start=s.start, end=s.end) for s in result.slots],
+        alternatives=[understander_pb2.IntentAlternative(intent=name, confidence=conf)
+                      for name, conf in result.alternatives],
+    )
+
+
+def alternative_pb(result: RecognitionResult) -> recognizer_pb2.SpeechRecognitionAlternative:
+    return recognizer_pb2.SpeechRecognitionAlternative(
+        transcript=result.transcript,
+        confidence=result.confidence,
+        words=[recognizer_pb2.WordInfo(word=w.word, start_time=duration(w.start), end_time=duration(w.end),
+                                       confidence=w.confidence) for w in result.words],
+    )
+
+
+def _streaming_result_pb(result: RecognitionResult) -> recognizer_pb2.StreamingRecognitionResult:
+    return recognizer_pb2.StreamingRecognitionResult(
+        alternatives=[alternative_pb(result)],
+        is_final=result.is_final,
+        stability=result.stability,
+        result_start_time=duration(result.start),
+        result_end_time=duration(result.end),
+        language_code=result.language,
+        utterance_index=result.utterance_index,
+        processing_latency=duration(result.latency),
+        intent=intent_pb(result.intent) if result.intent is not None else None,
+    )
+
+
+def stream_output_pb(item: t.StreamOutput) -> recognizer_pb2.StreamingRecognizeResponse:
+    if isinstance(item, t.SpeechEvent):
+        return recognizer_pb2.StreamingRecognizeResponse(
+            speech_event_type=_EVENTS[item.kind], speech_event_time=duration(item.time),
+            utterance_index=item.utterance_index)
+    if isinstance(item, t.InterimUpdate):
+        parts = [p for p in (item.committed, item.tail) if p.transcript]
+        return recognizer_pb2.StreamingRecognizeResponse(
+            results=[_streaming_result_pb(p) for p in parts], utterance_index=item.committed.utterance_index)
+    return recognizer_pb2.StreamingRecognizeResponse(results=[_streaming_result_pb(item)],
+                                                     utterance_index=item.utterance_index)
+
+
+def file_result_pb(result: t.FileRecognitionResult) -> recognizer_pb2.RecognizeResponse:
+    return recognizer_pb2.RecognizeResponse(
+        results=[
+            recognizer_pb2.SpeechRecognitionResult(
+                alternatives=[alternative_pb(r)],
+                result_start_time=duration(r.start),
+                result_end_time=duration(r.end),
+                language_code=r.language,
+                utterance_index=r.utterance_index,
+                intent=intent_pb(r.intent) if r.intent is not None else None,
+            )
+            for r in result.results
+        ],
+        total_audio_duration=duration(result.duration_s),
+    )
+
+
+# -- synthesis --------------------------------------------------------------------------------
+
+_CONTAINERS = {synthesizer_pb2.AUDIO_CONTAINER_UNSPECIFIED: "", synthesizer_pb2.RAW: t.Container.RAW.value,
+               synthesizer_pb2.WAV: t.Container.WAV.value}
+_CONTAINERS_OUT = {t.Container.RAW: synthesizer_pb2.RAW, t.Container.WAV: synthesizer_pb2.WAV}
+
+
+def synthesis_request_from_pb(pb: synthesizer_pb2.SynthesizeRequest) -> t.SynthesisRequest:
+    return t.SynthesisRequest(
+        text=pb.text,
+        ssml=pb.ssml,
+        voice=pb.voice,
+        language_code=pb.language_code,
+        encoding=encoding_name(pb.encoding),
+        sample_rate_hertz=pb.sample_rate_hertz,
+        speaking_rate=pb.speaking_rate,
+        volume_gain_db=pb.volume_gain_db,
+        sentence_silence_ms=pb.sentence_silence_ms if pb.HasField("sentence_silence_ms") else None,
+        speaker_id=pb.speaker_id if pb.HasField("speaker_id") else None,
+        chunk_duration_ms=pb.chunk_duration_ms,
+        container=_CONTAINERS.get(pb.container, str(pb.container)),
+    )
+
+
+def chunk_pb(chunk: t.AudioChunk) -> synthesizer_pb2.SynthesizeResponse:
+    return synthesizer_pb2.SynthesizeResponse(
+        audio_content=chunk.audio, encoding=encoding_pb(chunk.encoding), sample_rate_hertz=chunk.sample_rate_hertz,
+        sentence_index=chunk.sentence_index, text=chunk.text, voice=chunk.voice, audio_offset_s=chunk.offset_s)
+
+
+def synthesis_result_pb(result: t.SynthesisResult) -> synthesizer_pb2.SynthesizeOnceResponse:
+    return synthesizer_pb2.SynthesizeOnceResponse(
+        audio_content=result.audio, encoding=encoding_pb(result.encoding), sample_rate_hertz=result.sample_rate_hertz,
+        container=_CONTAINERS_OUT[result.container], audio_duration_s=result.duration_s, voice=result.voice,
+        sentences=result.sentences)
+
+
+def voice_pb(voice: VoiceInfo, is_default: bool) -> synthesizer_pb2.Voice:
+    return synthesizer_pb2.Voice(name=voice.name, language_code=voice.language, sample_rate_hertz=voice.sample_rate,
+                                 quality=voice.quality, num_speakers=voice.num_speakers, neural=voice.neural,
+                                 engine=voice.engine, speakers=list(voice.speakers), is_default=is_default)
+
+
+# -- understanding ----------------------------------------------------------------------------
+
+def understand_request_from_pb(pb: understander_pb2.UnderstandRequest) -> t.UnderstandRequest:
+    return t.UnderstandRequest(text=pb.text, language_code=pb.language_code, previous_intent=pb.previous_intent)
+
+
+def intents_pb(infos: list[IntentInfo], languages: tuple[str, ...]) -> understander_pb2.ListIntentsResponse:
+    return understander_pb2.ListIntentsResponse(
+        intents=[understander_pb2.IntentInfo(name=i.name, language_codes=list(i.languages), slots=list(i.slots),
+                                             description=i.description) for i in infos],
+        language_codes=list(languages))

@@ -1,0 +1,43 @@
+"""What a recogniser is asked (:class:`DecodeOptions`) and what it answers (:class:`Transcript`).
+
+Plain types shared by the engines, the streaming core and the service; times are seconds
+relative to the decoded audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float  # seconds, relative to the decoded audio
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    language_probability: float
+    confidence: float
+    words: tuple[Word, ...] = ()
+    language_probs: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def empty(self) -> bool:
+        return not self.text
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    language: str | None = None  # model language code; None = detect
+    # detection restricted to these (the declared ``language`` first, preferred); () = any
+    candidates: tuple[str, ...] = ()
+    word_timestamps: bool = False
+    beam_size: int = 5
+    interim: bool = False  # cheaper settings for interim re-decodes
+    prefix: str = ""  # committed text the hypothesis must start with
+    hints: tuple[str, ...] = ()  # phrase hints (prompted to the decoder)

@@ -1,0 +1,138 @@
+"""The voice catalogue: every configured Piper voice and an espeak-ng fallback per language.
+
+Knows voices without loading them (:class:`VoiceInfo` from a voice's ``.onnx.json``, or
+from espeak-ng's language files that piper-tts ships); picks one by name or language.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.languages import base_language, normalize_bcp47
+from .piper_compat import espeak_data_dir
+
+ESPEAK_ENGINE = "espeak-ng"
+PIPER_ENGINE = "piper"
+ESPEAK_RATE = 22050
+ESPEAK_PREFIX = "espeak-"
+
+
+class VoiceInfo:
+    name: str
+    language: str  # BCP-47, e.g. "en-US"
+    sample_rate: int
+    quality: str
+    num_speakers: int
+    model_path: Path | None
+    neural: bool = True
+    engine: str = PIPER_ENGINE
+    speakers: tuple[str, ...] = ()  # speaker names by id (multi-speaker voices)
+    espeak_voice: str = ""  # espeak-ng voice used to phonemise / to speak
+
+    @property
+    def base_language(self) -> str:
+        return base_language(self.language)
+
+
+def read_voice_info(onnx: Path) -> VoiceInfo:
+    with open(f"{onnx}.json", encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    lang = cfg.get("language", {}).get("code") or cfg.get("espeak", {}).get("voice", "")
+    name = onnx.name[: -len(".onnx")] if onnx.name.endswith(".onnx") else onnx.stem
+    speaker_map = cfg.get("speaker_id_map") or {}
+    speakers = tuple(n for n, _ in sorted(speaker_map.items(), key=lambda kv: kv[1]))
+    return VoiceInfo(
+        name=name,
+        language=normalize_bcp47(lang),
+        sample_rate=int(cfg["audio"]["sample_rate"]),
+        quality=str(cfg["audio"].get("quality", "")),
+        num_speakers=int(cfg.get("num_speakers", 1)),
+        model_path=onnx,
+        speakers=speakers,
+        espeak_voice=cfg.get("espeak", {}).get("voice", ""),
+    )
+
+
+def espeak_voices(data_dir: Path | None = None) -> list[VoiceInfo]:
+    """One fallback voice per espeak-ng language file (``lang/<family>/<name>``)."""
+    data_dir = data_dir or espeak_data_dir()
+    voices = []
+    for path in sorted((data_dir / "lang").glob("**/*")):
+        if not path.is_file():
+            continue
+        language = ""
+        try:
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "language":
+                    language = parts[1]
+                    break
+        except OSError:
+            continue
+        if not language or "-x-" in path.name:
+            continue
+        # BCP-47 casing: "en-us" -> "en-US", "pt-br" -> "pt-BR"
+        bits = language.split("-")
+        bcp = "-".join([bits[0].lower()] + [b.upper() if len(b) == 2 else b for b in bits[1:]])
+        voices.append(VoiceInfo(
+            name=f"{ESPEAK_PREFIX}{path.name}", language=bcp, sample_rate=ESPEAK_RATE, quality="fallback",
+            num_speakers=1, model_path=None, neural=False, engine=ESPEAK_ENGINE, espeak_voice=path.name))
+    return voices
+
+
+# Whisper language codes whose espeak-ng name differs
+_LANGUAGE_ALIASES = {"zh": "cmn", "jw": "jv", "haw": "haw", "nn": "nb", "no": "nb"}
+_QUALITY = {"high": 0, "medium": 1, "low": 2, "x_low": 3}
+
+
+class VoiceCatalogue:
+    """Every configured voice, by name; the first is the default. Fallbacks come last."""
+
+    def __init__(self, voices: list[VoiceInfo], fallbacks: bool | list[VoiceInfo] = True):
+        if not voices:
+            raise ValueError("at least one voice is required")
+        self._voices = {v.name: v for v in voices}
+        self.default = voices[0]
+        extra = espeak_voices() if fallbacks is True else (fallbacks or [])
+        for v in extra:
+            self._voices.setdefault(v.name, v)
+
+    def __iter__(self):
+        return iter(self._voices.values())
+
+    def get(self, name: str) -> VoiceInfo:
+        try:
+            return self._voices[name]
+        except KeyError:
+            neural = [v.name for v in self._voices.values() if v.neural]
+            raise KeyError(f"voice {name!r} is unknown (neural voices: {', '.join(neural)}; "
+                           f"fallbacks: {ESPEAK_PREFIX}<language>, see ListVoices)") from None
+
+    def for_language(self, language: str) -> VoiceInfo | None:
+        """Best voice for a BCP-47 code: neural before fallback, then exact region, then quality."""
+        want = normalize_bcp47(language).lower()
+        base = base_language(language)
+        base = _LANGUAGE_ALIASES.get(base, base)
+        same = [v for v in self._voices.values() if v.base_language == base]
+        if not same:
+            return None
+
+        def rank(v: VoiceInfo):
+            return (not v.neural, v.language.lower() != want, _QUALITY.get(v.quality, 4),
+                    v.name != self.default.name, "-" in v.language and "-" not in want)
+
+        return sorted(same, key=rank)[0]
+
+    def select(self, name: str = "", language: str = "") -> VoiceInfo:
+        if name:
+            return self.get(name)
+        if language:
+            voice = self.for_language(language)
+            if voice is None:
+                raise KeyError(f"no voice for language_code {language!r} (not even an espeak-ng fallback)")
+            return voice
+        return self.default
+
+

@@ -1,0 +1,168 @@
+"""The speech engine: owns the loaded models and the worker threads that run them.
+
+Created once at start-up and passed to whoever needs it (servicers, CLI, tests). Blocking
+inference runs in its thread pools, never on the event loop: use the ``async`` methods from
+asyncio code. Jobs are bounded by the callers (each stream has at most one final and one
+interim decode in flight; the server caps the number of streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..config import Config
+from ..core.audio import SAMPLE_RATE
+from ..core.transcripts import DecodeOptions, Transcript
+from ..engines.devices import DeviceChoice, choose_batch_size, choose_device, cuda_device_count
+from ..engines.piper import VoicePool
+from ..engines.voices import VoiceCatalogue, VoiceInfo, read_voice_info
+from ..engines.whisper import WhisperRecognizer
+from .models import BUILTIN_ASR_MODELS, embedded_voice_path, find_voice_files, resolve_whisper_model
+from .scheduler import DecodeScheduler, Priority
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SpeechEngine:
+    def __init__(self, config: Config):
+        self.config = config
+        self.device: DeviceChoice = choose_device(
+            config.asr.device, config.asr.compute_type, cuda_device_count()
+        )
+        self._recognizers: dict[str, WhisperRecognizer] = {}
+        self._synthesizers: dict[str, VoicePool] = {}
+        self._load_lock = threading.Lock()
+        # one queue for every stream's decodes: finals before interims (voice.scheduler)
+        self.batch_size = choose_batch_size(config.asr.batch_size, self.device)
+        self.scheduler = DecodeScheduler(config.asr.num_workers, max_batch=self.batch_size)
+        self._tts_pool = ThreadPoolExecutor(config.tts.workers, thread_name_prefix="tts")
+        self._nlu_pool = ThreadPoolExecutor(1, thread_name_prefix="intent")
+        self.intents = None  # voice.intent.IntentEngine once loaded (None when disabled)
+        self.catalogue = self._build_catalogue()
+        self.ready = threading.Event()
+
+    # -- loading ----------------------------------------------------------------------
+    def _build_catalogue(self) -> VoiceCatalogue:
+        tts = self.config.tts
+        voices: list[VoiceInfo] = []
+        configured = find_voice_files(list(tts.voices))
+        embedded = read_voice_info(embedded_voice_path())
+        if tts.voice.endswith(".onnx"):
+            voices.append(read_voice_info(find_voice_files([tts.voice])[0]))
+        voices += [read_voice_info(p) for p in configured]
+        voices.append(embedded)
+        unique = list({v.name: v for v in voices}.values())
+        if not tts.voice.endswith(".onnx"):
+            # configured default by name goes first
+            unique.sort(key=lambda v: v.name != tts.voice)
+            if unique[0].name != tts.voice:
+                raise ValueError(f"tts.voice {tts.voice!r} is not in the catalogue ({', '.join(v.name for v in unique)})")
+        return VoiceCatalogue(unique, fallbacks=tts.fallbacks)
+
+    @property
+    def model_names(self) -> list[str]:
+        return [*BUILTIN_ASR_MODELS, *self.config.asr.models]
+
+    def load(self) -> None:
+        """Load the default models, compile and warm the kernels and models (blocking)."""
+        import kernels
+
+        t0 = time.monotonic()
+        kernels.warmup()
+        rec = self.recognizer(None)
+        # one real decode so the first request does not pay for lazy initialisation
+        rng = np.random.default_rng(0)
+        rec.transcribe((rng.standard_normal(SAMPLE_RATE) * 0.01).astype(np.float32), DecodeOptions(language="en", beam_size=1))
+        self.synthesizer(self.catalogue.default).render("Ready.")
+        self.load_intents()
+        self.ready.set()
+        _LOGGER.info("Engine ready in %.1f s (device %s/%s)", time.monotonic() - t0, self.device.device, self.device.compute_type)
+
+    def load_intents(self) -> None:
+        """Train or load (cached by file hash) the intent model of the configured domain."""
+        cfg = self.config.intent
+        if not cfg.enabled or self.intents is not None:
+            return
+        from pathlib import Path
+
+        from ..engines.intent import IntentEngine
+
+        self.intents = IntentEngine.load(Path(cfg.file) if cfg.file else None, cfg.languages or None,
+                                         Path(self.config.cache_dir) / "intents")
+        self.intents.understand("hello", self.intents.languages[0])  # compile/warm
+
+    async def run_nlu(self, fn, *args):
+        """Run an intent step (``self.intents.understand`` and the like) in its own thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._nlu_pool, fn, *args)
+
+    def recognizer(self, name: str | None) -> WhisperRecognizer:
+        """The loaded model ``name`` (None: the default), loading it on first use."""
+        name = name or self.config.asr.model
+        rec = self._recognizers.get(name)
+        if rec is not None:
+            return rec
+        if name not in self.model_names and name != self.config.asr.model:
+            raise KeyError(f"model {name!r} is unknown (known: {', '.join(self.model_names)})")
+        with self._load_lock:
+            if name not in self._recognizers:
+                path = resolve_whisper_model(name, self.config.cache_dir, self.config.asr.models)
+                self._recognizers[name] = WhisperRecognizer(name, path, self.device, self.config.asr)
+            return self._recognizers[name]
+
+    def synthesizer(self, voice: VoiceInfo) -> VoicePool:
+        syn = self._synthesizers.get(voice.name)
+        if syn is not None:
+            return syn
+        with self._load_lock:
+            if voice.name not in self._synthesizers:
+                use_cuda = self.config.tts.use_cuda
+                if use_cuda is None:
+                    use_cuda = self.device.device == "cuda"
+                self._synthesizers[voice.name] = VoicePool(
+                    voice, use_cuda=use_cuda, size=self.config.tts.pool_size or None,
+                    threads=self.config.tts.threads_per_session)
+            return self._synthesizers[voice.name]
+
+    # -- inference --------------------------------------------------------------------
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions, model: str | None = None) -> Transcript:
+        """Blocking decode (CLI, tests); asyncio code uses :meth:`transcribe_async`."""
+        return self.recognizer(model).transcribe(audio, options)
+
+    async def transcribe_async(self, audio: np.ndarray, options: DecodeOptions, model: str | None = None) -> Transcript:
+        return await self.run_asr(self.transcribe, audio, options, model)
+
+    async def run_asr(self, fn, *args):
+        """Run a blocking recognition step on the decode scheduler, at final priority."""
+        return await self.scheduler.submit(Priority.FINAL, None, fn, *args)
+
+    async def run_tts(self, fn, *args):
+        """Run a blocking TTS step (e.g. ``next`` on a synthesis iterator) in the TTS pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._tts_pool, fn, *args)
+
+    def stats(self) -> dict:
+        """Decode counters since start (for logs and benchmarks)."""
+        sched = self.scheduler
+        return {
+            "finals_decoded": sched.completed[Priority.FINAL],
+            "interims_decoded": sched.completed[Priority.INTERIM],
+            "interims_dropped": sched.dropped_interims,
+            "decodes_waiting": sched.waiting,
+            "batches": sched.batches,
+            "batched_decodes": sched.batched_jobs,
+        }
+
+    def close(self) -> None:
+        """Stop the workers (running jobs finish first), then release the models."""
+        self.scheduler.close()
+        self._tts_pool.shutdown(wait=True, cancel_futures=True)
+        self._nlu_pool.shutdown(wait=True, cancel_futures=True)
+        self._recognizers.clear()
+        self._synthesizers.clear()

@@ -1,0 +1,52 @@
+"""The protocol-free service layer: what every door (gRPC today; Riva, Wyoming, OpenAI and
+the telephone bridges next) drives.
+
+:class:`VoiceService` owns the engine's readiness (one check for every call), admission
+(concurrent-call limits, taken atomically) and one sub-service per capability:
+:attr:`~VoiceService.recognition`, :attr:`~VoiceService.synthesis`,
+:attr:`~VoiceService.understanding`. A conversation (recognition, understanding and
+synthesis of one call, with barge-in) joins them here as a fourth sub-service. Requests and
+results are the plain dataclasses of :mod:`voice.service.types`; errors are those of
+:mod:`voice.core.errors`, which each adapter maps to its protocol's status.
+"""
+
+from __future__ import annotations
+
+from ..core.errors import Unavailable
+from ..runtime.engine import SpeechEngine
+from .admission import Admission
+from .recognition import RecognitionService
+from .synthesis import SynthesisService
+from .understanding import UnderstandingService
+
+LOADING_MESSAGE = "models are still loading; watch grpc.health.v1 (or /health)"
+
+
+class VoiceService:
+    def __init__(self, engine: SpeechEngine):
+        self.engine = engine
+        cfg = engine.config.server
+        self.admission = Admission({"recognition": cfg.max_sessions, "synthesis": cfg.max_sessions})
+        self._draining = False
+        self.recognition = RecognitionService(engine, self.admission, self.check_ready)
+        self.synthesis = SynthesisService(engine, self.admission, self.check_ready)
+        self.understanding = UnderstandingService(engine, self.check_ready)
+
+    @property
+    def ready(self) -> bool:
+        return self.engine.ready.is_set() and not self._draining
+
+    def check_ready(self) -> None:
+        """The one readiness check: raises :class:`Unavailable` while models load or after
+        :meth:`drain`."""
+        if self._draining:
+            raise Unavailable("server is shutting down")
+        if not self.engine.ready.is_set():
+            raise Unavailable(LOADING_MESSAGE)
+
+    def drain(self) -> None:
+        """Refuse new calls from now on (calls in progress go on)."""
+        self._draining = True
+
+
+__all__ = ["VoiceService"]

@@ -1,0 +1,76 @@
+"""Whole-audio recognition built on the streaming core.
+
+:func:`recognize_audio` runs a whole buffer through
+:class:`~voice.core.session.RecognitionSession` and the engine (blocking): the unary
+``Recognize`` RPC and ``voice transcribe`` both use it; when the engine batches
+(``asr.batch_size`` > 1), a file's utterances are decoded in batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+import kernels
+
+from ..core.audio import Encoding
+from ..core.intents import IntentResult
+from ..core.languages import base_language
+from ..core.results import RecognitionResult, build_result
+from ..core.session import RecognitionSession, StreamOptions, Utterance
+from ..core.transcripts import DecodeOptions, Transcript
+
+
+def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: StreamOptions,
+                    candidates: tuple[str, ...] = (), hints: tuple[str, ...] = ()) -> list[RecognitionResult]:
+    """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
+    rec = engine.recognizer(options.model)
+    rec.check_language(options.language)
+    pcm = kernels.float32_to_int16(np.ascontiguousarray(audio, dtype=np.float32)).tobytes()
+    session = RecognitionSession(
+        StreamOptions(
+            encoding=Encoding.LINEAR16,
+            sample_rate=sample_rate,
+            language=options.language,
+            word_time_offsets=options.word_time_offsets,
+            endpointing=options.endpointing,
+            model=options.model,
+        )
+    )
+    step = sample_rate // 10 * 2  # 100 ms of int16 bytes
+    events = []
+    for i in range(0, len(pcm), step):
+        events += session.push(pcm[i:i + step])
+    events += session.finish()
+    results = []
+    opts = DecodeOptions(language=options.language, candidates=candidates, hints=hints,
+                         word_timestamps=options.word_time_offsets, beam_size=engine.config.asr.beam_size)
+    utterances = [e for e in events if isinstance(e, Utterance)]
+    # the file's utterances in batches when the engine batches (one encoder pass per batch)
+    size = max(1, getattr(engine, "batch_size", 1))
+    transcripts: list[Transcript] = []
+    for i in range(0, len(utterances), size):
+        group = utterances[i:i + size]
+        if len(group) == 1:
+            transcripts.append(rec.transcribe(group[0].audio, opts))
+            continue
+        for out in rec.transcribe_batch([(u.audio, opts) for u in group]):
+            if isinstance(out, Exception):
+                raise out
+            transcripts.append(out)
+    for event, transcript in zip(utterances, transcripts):
+        if not transcript.empty:
+            result = build_result(event, transcript, True, options.word_time_offsets)
+            if options.intent and engine.intents is not None:
+                context = {"previous_intent": results[-1].intent.intent} if results and results[-1].intent else None
+                result = replace(result, intent=understand_or_none(engine.intents, result, context))
+            results.append(result)
+    return results
+
+
+def understand_or_none(intents, result: RecognitionResult, context: dict | None) -> IntentResult | None:
+    """The intent of a final's transcript, or None when its language has no trained model."""
+    if base_language(result.language) not in intents.languages:
+        return None
+    return intents.understand(result.transcript, result.language, context)

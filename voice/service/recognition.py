@@ -1,0 +1,221 @@
+"""Recognition as a service: validated requests in, plain results out, for every door.
+
+:class:`RecognitionService` owns what every protocol would otherwise repeat: turning a
+:class:`~voice.service.types.RecognitionConfig` into checked stream options (errors name the
+field), admission of streams (a slot is taken before the first message is awaited), and the
+stream loop itself (:meth:`StreamCall.run`): input is read concurrently with the results,
+a bad input stops reading but everything accepted before it is still finalised and yielded,
+then the error is raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+
+import kernels
+
+from ..config import ConfigError, EndpointingDefaults
+from ..core.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, Encoding, bytes_to_int16, check_rate, looks_like_container, read_audio_bytes
+from ..core.errors import InvalidArgument
+from ..core.languages import normalize_language
+from ..core.session import StreamOptions
+from .admission import Ticket
+from .files import recognize_audio
+from .stream import StreamDriver
+from .types import (
+    AudioInput,
+    EndpointingRequest,
+    FileRecognitionRequest,
+    FileRecognitionResult,
+    RecognitionConfig,
+    StreamingConfig,
+    StreamOutput,
+)
+
+MAX_HINT_CHARS = 1000
+RAW_ENCODINGS = ", ".join(e.value for e in Encoding)
+
+
+@dataclass(frozen=True)
+class PreparedRecognition:
+    """A checked config: the session options, detection candidates and phrase hints."""
+
+    options: StreamOptions
+    candidates: tuple[str, ...]
+    hints: tuple[str, ...]
+
+
+def parse_encoding(value: str, field: str) -> Encoding:
+    try:
+        return Encoding(value)
+    except ValueError:
+        shown = repr(value) if value else "missing"
+        raise InvalidArgument(field, f"unsupported or missing encoding {shown} (use {RAW_ENCODINGS})") from None
+
+
+def endpointing_options(req: EndpointingRequest, defaults: EndpointingDefaults) -> EndpointingDefaults:
+    """Per-stream endpointing over the server defaults (errors name ``config.endpointing...``)."""
+    def pick(value, default):
+        return default if value is None else value
+
+    result = EndpointingDefaults(
+        vad_aggressiveness=pick(req.vad_aggressiveness, defaults.vad_aggressiveness),
+        trailing_silence_ms=req.trailing_silence_ms or defaults.trailing_silence_ms,
+        max_utterance_seconds=req.max_utterance_seconds or defaults.max_utterance_seconds,
+        speech_start_ms=req.speech_start_ms or defaults.speech_start_ms,
+        pre_roll_ms=defaults.pre_roll_ms,
+        speech_timeout_ms=req.speech_timeout_ms or defaults.speech_timeout_ms,
+    )
+    try:
+        result.validate()
+    except ConfigError as exc:  # "endpointing.x must be ..."
+        name, _, reason = str(exc).partition(" ")
+        raise InvalidArgument(f"config.{name}", reason) from None
+    return result
+
+
+class RecognitionService:
+    def __init__(self, engine, admission, ready_check):
+        self.engine = engine
+        self._admission = admission
+        self._check_ready = ready_check
+
+    # -- validation -----------------------------------------------------------------------
+    def prepare(self, config: RecognitionConfig, *, interim_results: bool = False,
+                raw_audio: bool = True) -> PreparedRecognition:
+        """Check ``config``; raises :class:`InvalidArgument` naming ``config.<field>``."""
+        engine = self.engine
+        encoding, rate = Encoding.LINEAR16, SAMPLE_RATE
+        if raw_audio:
+            encoding = parse_encoding(config.encoding, "config.encoding")
+            rate = check_rate(config.sample_rate_hertz, "config.sample_rate_hertz")
+        model = config.model or None
+        try:
+            rec = engine.recognizer(model)
+        except KeyError as exc:
+            raise InvalidArgument("config.model", exc.args[0]) from None
+        language = normalize_language(config.language_code)
+        try:
+            rec.check_language(language)
+        except InvalidArgument as exc:
+            raise exc.within("config") from None
+        if config.enable_intent and engine.intents is None:
+            raise InvalidArgument("config.enable_intent", "intent understanding is disabled on this server")
+        options = StreamOptions(
+            encoding=encoding,
+            sample_rate=rate,
+            language=language,
+            interim_results=interim_results,
+            word_time_offsets=config.enable_word_time_offsets,
+            endpointing=endpointing_options(config.endpointing, engine.config.endpointing),
+            model=model,
+            interim_interval_s=engine.config.asr.interim_interval_s,
+            intent=config.enable_intent,
+        )
+        return PreparedRecognition(options, self._candidates(config, rec, language), _hints(config))
+
+    @staticmethod
+    def _candidates(config: RecognitionConfig, rec, declared: str | None) -> tuple[str, ...]:
+        """The declared language first, then the alternatives (validated); () when none given."""
+        if not config.alternative_language_codes:
+            return ()
+        out = [declared] if declared else []
+        for i, code in enumerate(config.alternative_language_codes):
+            lang = normalize_language(code)
+            try:
+                rec.check_language(lang, f"alternative_language_codes[{i}]")
+            except InvalidArgument as exc:
+                raise exc.within("config") from None
+            out.append(lang)
+        return tuple(dict.fromkeys(out))
+
+    # -- whole audio ----------------------------------------------------------------------
+    async def recognize(self, request: FileRecognitionRequest) -> FileRecognitionResult:
+        self._check_ready()
+        data = request.audio
+        if not data:
+            raise InvalidArgument("audio_content", "must not be empty")
+        if looks_like_container(data):
+            decoded = read_audio_bytes(data)
+            audio, rate = decoded.audio, decoded.sample_rate
+            prepared = self.prepare(request.config, raw_audio=False)
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise InvalidArgument("audio_content", f"WAV/FLAC sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE}")
+        else:
+            prepared = self.prepare(request.config)
+            audio = kernels.int16_to_float32(np.ascontiguousarray(bytes_to_int16(data, prepared.options.encoding)))
+            rate = prepared.options.sample_rate
+        results = await self.engine.run_asr(recognize_audio, self.engine, audio, rate, prepared.options,
+                                            prepared.candidates, prepared.hints)
+        return FileRecognitionResult(tuple(results), len(audio) / rate)
+
+    # -- streams --------------------------------------------------------------------------
+    def open_stream(self) -> "StreamCall":
+        """Admit a stream now, before its first message is awaited (raises
+        :class:`~voice.core.errors.Unavailable` / :class:`~voice.core.errors.ResourceExhausted`).
+        Use as ``async with service.open_stream() as call: ... call.run(config, inputs)``."""
+        self._check_ready()
+        return StreamCall(self, self._admission.admit("recognition"))
+
+
+class StreamCall:
+    """One admitted recognition stream; the slot is freed when the ``async with`` ends."""
+
+    def __init__(self, service: RecognitionService, ticket: Ticket):
+        self._service = service
+        self._ticket = ticket
+        self.driver: StreamDriver | None = None
+
+    async def __aenter__(self) -> "StreamCall":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        try:
+            if self.driver is not None:
+                await self.driver.close()
+        finally:
+            self._ticket.release()
+
+    async def run(self, config: StreamingConfig, inputs: AsyncIterator[AudioInput]) -> AsyncIterator[StreamOutput]:
+        """Results of the stream, in order. ``inputs`` may raise :class:`InvalidArgument` (a bad
+        message): what came before is finished and yielded, then the error is raised."""
+        try:
+            prepared = self._service.prepare(config.config, interim_results=config.interim_results)
+        except InvalidArgument as exc:
+            raise exc.within("streaming_config") from None
+        engine = self._service.engine
+        driver = self.driver = StreamDriver(engine, prepared.options, engine.config.asr.beam_size,
+                                            prepared.hints, prepared.candidates)
+        error: list[InvalidArgument] = []
+
+        async def reader() -> None:
+            try:
+                async for item in inputs:
+                    await driver.push(item.audio, item.flush)
+            except InvalidArgument as exc:
+                error.append(exc)  # keep what was accepted: finish it, then fail the call
+            await driver.finish()
+
+        read_task = asyncio.create_task(reader())
+        try:
+            async for item in driver.outputs():
+                yield item
+            await read_task
+            if error:
+                raise error[0]
+        finally:
+            read_task.cancel()
+            with contextlib.suppress(BaseException):
+                await read_task
+
+
+def _hints(config: RecognitionConfig) -> tuple[str, ...]:
+    hints = tuple(h.strip() for h in config.phrase_hints if h.strip())
+    if sum(len(h) for h in hints) > MAX_HINT_CHARS:
+        raise InvalidArgument("config.phrase_hints", f"at most {MAX_HINT_CHARS} characters in all")
+    return hints
