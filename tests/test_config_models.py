@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import filecmp
-import sys
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -119,16 +119,15 @@ def test_voice_files(tmp_path):
 
 
 def test_regenerating_stubs_leaves_no_diff(tmp_path):
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import gen_protos
-    finally:
-        sys.path.pop(0)
+    spec = importlib.util.spec_from_file_location("gen_protos", ROOT / "tools" / "gen_protos.py")
+    gen_protos = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_protos)
     written = gen_protos.generate(tmp_path)
-    committed = ROOT / "voice" / "v1"
+    committed = ROOT / "clients" / "voice_api" / "v1"
     names = sorted(p.name for p in written)
-    assert names == sorted(p.name for p in committed.iterdir() if p.is_file()), "voice/v1 must hold generated files only"
-    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "voice" / "v1", committed, names, shallow=False)
+    assert names == sorted(p.name for p in committed.iterdir() if p.is_file()), \
+        "clients/voice_api/v1 must hold generated files only"
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "voice_api" / "v1", committed, names, shallow=False)
     assert not mismatch and not errors, f"stale generated stubs: {mismatch or errors}; run `make protos`"
 
 

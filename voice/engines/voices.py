@@ -19,6 +19,7 @@ ESPEAK_RATE = 22050
 ESPEAK_PREFIX = "espeak-"
 
 
+@dataclass(frozen=True)
 class VoiceInfo:
     name: str
     language: str  # BCP-47, e.g. "en-US"
