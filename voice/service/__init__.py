@@ -12,6 +12,7 @@ results are the plain dataclasses of :mod:`voice.service.types`; errors are thos
 
 from __future__ import annotations
 
+from ..config import Config
 from ..core.errors import Unavailable
 from ..runtime.engine import SpeechEngine
 from .admission import Admission
@@ -23,9 +24,10 @@ LOADING_MESSAGE = "models are still loading; watch grpc.health.v1 (or /health)"
 
 
 class VoiceService:
-    def __init__(self, engine: SpeechEngine):
+    def __init__(self, engine: SpeechEngine, config: Config | None = None):
+        """``config``: the serving limits (default: the engine's config)."""
         self.engine = engine
-        cfg = engine.config.server
+        cfg = (config or engine.config).server
         self.admission = Admission({"recognition": cfg.max_sessions, "synthesis": cfg.max_sessions})
         self._draining = False
         self.recognition = RecognitionService(engine, self.admission, self.check_ready)

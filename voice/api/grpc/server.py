@@ -42,7 +42,7 @@ class VoiceServer:
     def __init__(self, config: Config, engine: SpeechEngine | None = None):
         self.config = config
         self.engine = engine or SpeechEngine(config)
-        self.service = VoiceService(self.engine)
+        self.service = VoiceService(self.engine, config)
         opts = [
             ("grpc.max_receive_message_length", config.server.max_message_bytes),
             ("grpc.max_send_message_length", config.server.max_message_bytes),
