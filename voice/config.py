@@ -124,7 +124,7 @@ class TtsConfig:
 @dataclass(frozen=True)
 class IntentConfig:
     enabled: bool = True
-    # intents file (YAML/JSON, see voice/intent/README.md); "" = the shipped call-centre domain
+    # intents file (YAML/JSON, see voice/engines/intent/README.md); "" = the shipped call-centre domain
     file: str = ""
     # languages to train (empty: every language of the file)
     languages: tuple[str, ...] = ()

@@ -43,7 +43,7 @@ class SpeechEngine:
         self.scheduler = DecodeScheduler(config.asr.num_workers, max_batch=self.batch_size)
         self._tts_pool = ThreadPoolExecutor(config.tts.workers, thread_name_prefix="tts")
         self._nlu_pool = ThreadPoolExecutor(1, thread_name_prefix="intent")
-        self.intents = None  # voice.intent.IntentEngine once loaded (None when disabled)
+        self.intents = None  # voice.engines.intent.IntentEngine once loaded (None when disabled)
         self.catalogue = self._build_catalogue()
         self.ready = threading.Event()
 

@@ -1,6 +1,6 @@
-"""Load an intents file (YAML or JSON) into a :class:`~voice.intent.corpus.Domain`.
+"""Load an intents file (YAML or JSON) into a :class:`~voice.engines.intent.corpus.Domain`.
 
-The format is documented in ``voice/intent/README.md``.
+The format is documented in ``voice/engines/intent/README.md``.
 """
 
 from __future__ import annotations
