@@ -1,6 +1,9 @@
 # Two commands do all set-up on a fresh machine:
 #   make serve   - create/refresh .venv and start the server on the embedded default models
-#   make test    - create/refresh .venv, install test audio, run the whole suite
+#   make test    - create/refresh .venv, install test audio, check the import contracts, run
+#                  the unit tests (tests/unit), then the integration tests (tests/integration)
+# and for a quick check while working:
+#   make unit    - the unit tests alone: no models, no test audio, no server (seconds)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -9,7 +12,7 @@ PORT   ?= 50051
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 STAMP  := $(VENV)/.stamp
 
-.PHONY: venv serve test protos test-deps bench clean
+.PHONY: venv serve test unit protos test-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +28,12 @@ test-deps:
 	$(PYTHON) tools/install_test_deps.py
 
 test: $(STAMP) test-deps
-	$(PY) -m pytest -q tests
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/integration
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
 
 protos: $(STAMP)
 	$(PY) tools/gen_protos.py

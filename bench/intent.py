@@ -34,14 +34,11 @@ import json
 import logging
 import random
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hassil import recognize
 

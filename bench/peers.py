@@ -17,7 +17,8 @@ Peers (installed by bench/setup_peers.sh into bench/.peers/<name>, each in its o
 
 Both get the CTranslate2 Whisper base our server uses (.cache/whisper-base), CPU int8,
 beam 5, the language given, and os.cpu_count() inference threads. Metrics and keys are those
-of ``run_level`` in bench/streaming.py; ``offline_wer`` is the accuracy reference.
+of ``run_level`` in voice/testing/harness.py (the load generator bench/streaming.py runs
+against our server); ``offline_wer`` is the accuracy reference.
 
 Usage: .venv/bin/python bench/peers.py [--streams 1,2,4] [--utterances 20] [--lang en]
        [--peers wyoming,whisperlive] [--ours]
@@ -33,7 +34,6 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,19 +42,17 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-PEERS_DIR = BENCH / ".peers"
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(BENCH))
+from voice.testing import harness
+from voice.testing.paths import CACHE_DIR
+from voice.testing.prompts import normalize, pick_prompts, wer
 
-import streaming as ours  # bench/streaming.py: build_stream, run_level, ...
-from conftest import normalize, pick_prompts, wer
+BENCH = Path(__file__).resolve().parent
+PEERS_DIR = BENCH / ".peers"
 
 BEAM_SIZE = 5
 THREADS = os.cpu_count() or 1
 RATE = 8000
-MATCH_MARGIN_S = 0.3  # as bench/streaming.py: a result belongs to a prompt it overlaps +-0.3 s
+MATCH_MARGIN_S = 0.3  # as voice.testing.harness.run_stream: a result belongs to a prompt it overlaps +-0.3 s
 TAIL_S = 20.0  # WhisperLive: most silence sent after a stream's audio, waiting for completion
 PEER_NAMES = ("wyoming", "whisperlive")
 
@@ -63,7 +61,7 @@ def model_dir() -> Path:
     """The CTranslate2 Whisper base directory our server uses (assembled if needed)."""
     from voice.runtime.models import assemble_whisper_base
 
-    return assemble_whisper_base(ROOT / ".cache")
+    return assemble_whisper_base(CACHE_DIR)
 
 
 def peer_python(name: str) -> Path:
@@ -127,7 +125,7 @@ def _wait_port(server: PeerServer, timeout: float = 300) -> None:
 
 def start_wyoming(model: Path, language: str, threads: int = THREADS) -> PeerServer:
     """wyoming-faster-whisper on a free loopback port; it loads the model before listening."""
-    port = ours.free_port()
+    port = harness.free_port()
     data_dir = tempfile.mkdtemp(prefix="peer-wyoming-")
     proc, log = _spawn("wyoming", [
         str(peer_python("wyoming")), "-m", "wyoming_faster_whisper",
@@ -158,7 +156,7 @@ def start_whisperlive(model: Path, threads: int = THREADS) -> PeerServer:
     The model is loaded on the first client connection, so callers warm it up first.
     CTranslate2's thread count comes from OMP_NUM_THREADS (as in WhisperLive's run_server.py).
     """
-    port = ours.free_port()
+    port = harness.free_port()
     cache = tempfile.mkdtemp(prefix="peer-whisperlive-")
     proc, log = _spawn("whisperlive", [str(peer_python("whisperlive")), "-c", _WHISPERLIVE_MAIN,
                                        str(port), str(model), cache, os.environ.get("PEERS_LOG_LEVEL", "WARNING")],
@@ -250,7 +248,7 @@ def _chunk_spans(marks, size, step, rate):
     return spans
 
 
-def run_wyoming_stream(address, pcm, marks, language, stats: ours.StreamStats, rate=RATE,
+def run_wyoming_stream(address, pcm, marks, language, stats: harness.StreamStats, rate=RATE,
                        send_rate: int = 16000):
     """One real-time stream; each prompt is its own connection, stopped at the prompt's end.
 
@@ -258,7 +256,7 @@ def run_wyoming_stream(address, pcm, marks, language, stats: ours.StreamStats, r
     ``send_rate`` (soxr, int16), the rate Wyoming clients normally send.
     """
     host, port = address.rsplit(":", 1)
-    step = rate * ours.CHUNK_MS // 1000
+    step = rate * harness.CHUNK_MS // 1000
     spans = _chunk_spans(marks, pcm.size, step, rate)
     audio, out_rate = pcm, rate
     if send_rate != rate:  # Wyoming clients send 16 kHz; its own converter is audioop-style linear
@@ -401,13 +399,13 @@ def whisperlive_options(language: str) -> dict:
             "clip_audio": False, "same_output_threshold": 10}
 
 
-def run_whisperlive_stream(address, pcm, marks, language, stats: ours.StreamStats, rate=RATE,
+def run_whisperlive_stream(address, pcm, marks, language, stats: harness.StreamStats, rate=RATE,
                            tail_s: float = TAIL_S):
     """One real-time stream over one websocket; float32 16 kHz frames on the same 100 ms grid."""
     import soxr
 
     host, port = address.rsplit(":", 1)
-    step = rate * ours.CHUNK_MS // 1000
+    step = rate * harness.CHUNK_MS // 1000
     audio16 = soxr.resample(pcm.astype(np.float32) / 32768.0, rate, 16000).astype(np.float32)
     up = 16000 / rate
     sent: dict[float, float] = {}
@@ -463,7 +461,7 @@ def run_whisperlive_stream(address, pcm, marks, language, stats: ours.StreamStat
             stats.errors.append("no SERVER_READY")
             return
         t0 = time.monotonic()
-        tail_chunks = int(tail_s * 1000 / ours.CHUNK_MS)
+        tail_chunks = int(tail_s * 1000 / harness.CHUNK_MS)
         silence = np.zeros(int(step * up), np.float32).tobytes()
         total = pcm.size + tail_chunks * step
         for i in range(0, total, step):
@@ -527,24 +525,24 @@ def run_whisperlive_stream(address, pcm, marks, language, stats: ours.StreamStat
 
 
 def run_peer_level(peer: str, address: str, n: int, prompts, language: str, pid: int | None) -> dict:
-    """``run_level`` of bench/streaming.py for a peer: same prompt split, same keys."""
+    """``harness.run_level`` for a peer: same prompt split, same keys."""
     target = {"wyoming": run_wyoming_stream, "whisperlive": run_whisperlive_stream}[peer]
-    stats, cpu = ours.drive_streams(target, address, n, prompts, language, pid)
+    stats, cpu = harness.drive_streams(target, address, n, prompts, language, pid)
     row = {
         "streams": n,
         "utterances": len(stats.refs),
-        "final_p50_s": round(ours.pct(stats.latencies, 50), 3),
-        "final_p95_s": round(ours.pct(stats.latencies, 95), 3),
+        "final_p50_s": round(harness.pct(stats.latencies, 50), 3),
+        "final_p95_s": round(harness.pct(stats.latencies, 95), 3),
         "server_p50_s": float("nan"),  # peers report no server-side processing time
-        "first_interim_p50_s": round(ours.pct(stats.first_interim, 50), 3),
+        "first_interim_p50_s": round(harness.pct(stats.first_interim, 50), 3),
         "wer": round(wer(stats.refs, stats.hyps), 4) if stats.refs else float("nan"),
         "missing_finals": sum(1 for h in stats.hyps if not h),
         "errors": len(stats.errors),
         "server_cpu_pct": round(cpu, 1),
     }
     if peer == "whisperlive":
-        row["stable_p50_s"] = round(ours.pct(stats.server_latencies, 50), 3)
-        row["stable_p95_s"] = round(ours.pct(stats.server_latencies, 95), 3)
+        row["stable_p50_s"] = round(harness.pct(stats.server_latencies, 50), 3)
+        row["stable_p95_s"] = round(harness.pct(stats.server_latencies, 95), 3)
     if stats.errors:
         row["first_error"] = stats.errors[0][:200]
     return row
@@ -552,8 +550,8 @@ def run_peer_level(peer: str, address: str, n: int, prompts, language: str, pid:
 
 def warm_up(peer: str, address: str, prompts, language: str) -> None:
     """One short utterance, not measured: loads WhisperLive's model, primes both peers."""
-    pcm, marks = ours.build_stream(prompts[:1])
-    stats = ours.StreamStats()
+    pcm, marks = harness.build_stream(prompts[:1])
+    stats = harness.StreamStats()
     if peer == "wyoming":
         run_wyoming_stream(address, pcm, marks, language, stats)
     else:
@@ -570,9 +568,9 @@ def wait_idle(pid: int, timeout: float = 90.0, quiet_s: float = 1.0, max_cores: 
     """
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        c0 = ours.cpu_seconds(pid)
+        c0 = harness.cpu_seconds(pid)
         time.sleep(quiet_s)
-        if ours.cpu_seconds(pid) - c0 < max_cores * quiet_s:
+        if harness.cpu_seconds(pid) - c0 < max_cores * quiet_s:
             break
     return time.monotonic() - t0
 
@@ -681,7 +679,7 @@ def main():
     ap.add_argument("--utterances", type=int, default=20)
     ap.add_argument("--lang", default="en")
     ap.add_argument("--peers", default=",".join(PEER_NAMES))
-    ap.add_argument("--ours", action="store_true", help="also run our server (bench/streaming.py run_level)")
+    ap.add_argument("--ours", action="store_true", help="also run our server (as bench/streaming.py)")
     ap.add_argument("--stop-p95", type=float, default=2.0, help="stop a peer when p95 final latency passes this")
     ap.add_argument("--no-offline", action="store_true", help="skip the offline WER reference")
     args = ap.parse_args()
@@ -703,11 +701,11 @@ def main():
             print(f"{peer}: FAILED: {exc}", flush=True)
     our_rows = []
     if args.ours:
-        port = ours.free_port()
-        proc = ours.start_server(port)
+        port = harness.free_port()
+        proc = harness.start_server(port)
         try:
             for n in levels:
-                row = ours.run_level(f"127.0.0.1:{port}", n, prompts, args.lang, proc.pid)
+                row = harness.run_level(f"127.0.0.1:{port}", n, prompts, args.lang, proc.pid)
                 our_rows.append(row)
                 print(f"ours: {row}", flush=True)
                 if row["final_p95_s"] > args.stop_p95:
@@ -720,7 +718,7 @@ def main():
         print(f"\n### offline faster-whisper (reference)\nWER {offline['wer'] * 100:.1f} % on "
               f"{offline['utterances']} clips, RTF {offline['rtf']}")
     if our_rows:
-        print("\n### ours (bench/streaming.py run_level)\n" + markdown(our_rows))
+        print("\n### ours (harness.run_level, as bench/streaming.py)\n" + markdown(our_rows))
     notes = {
         "wyoming": "ideal client-side endpointer: audio-stop sent right after the prompt's last chunk; no interims",
         "whisperlive": "final = last completed segment of the prompt arrived; stable = its text last changed",

@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 TEXTS = [
     "Thank you for calling the city library, where you can renew books, pay fines and reserve study rooms. "
     "Please listen carefully, as our menu options have recently changed. For opening hours, press one.",
@@ -44,7 +42,7 @@ def bench_piper(voice, text):
 
 def bench_job(pool, text, language):
     from voice.core.planning import plan_pieces
-from voice.core.synthesis import SynthesisJob, SynthesisOptions
+    from voice.core.synthesis import SynthesisJob, SynthesisOptions
 
     t0 = time.perf_counter()
     job = SynthesisJob(pool, plan_pieces(text, language), SynthesisOptions())

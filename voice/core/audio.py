@@ -37,6 +37,8 @@ SAMPLE_RATE = 16000
 # the rates accepted at every door, in and out
 MIN_RATE = 8000
 MAX_RATE = 48000
+# telephone audio: G.711 at this rate takes the fused front end
+TELEPHONE_RATE = 8000
 
 
 class Encoding(str, Enum):
@@ -103,7 +105,7 @@ class AudioDecoder:
         self.sample_rate = check_rate(sample_rate)
         self._telephony = None
         self._resampler = None
-        if encoding is not Encoding.LINEAR16 and sample_rate == 8000:
+        if encoding is not Encoding.LINEAR16 and sample_rate == TELEPHONE_RATE:
             self._telephony = kernels.TelephonyFrontEnd("mulaw" if encoding is Encoding.MULAW else "alaw")
         elif sample_rate != SAMPLE_RATE:
             self._resampler = kernels.StreamingResampler(sample_rate, SAMPLE_RATE)

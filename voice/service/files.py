@@ -20,9 +20,11 @@ from ..core.languages import base_language
 from ..core.results import RecognitionResult, build_result
 from ..core.session import RecognitionSession, StreamOptions, Utterance
 from ..core.transcripts import DecodeOptions, Transcript
+from ..engines.intent import IntentEngine
+from ..runtime.engine import SpeechEngine
 
 
-def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: StreamOptions,
+def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, options: StreamOptions,
                     candidates: tuple[str, ...] = (), hints: tuple[str, ...] = ()) -> list[RecognitionResult]:
     """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
     rec = engine.recognizer(options.model)
@@ -69,7 +71,7 @@ def recognize_audio(engine, audio: np.ndarray, sample_rate: int, options: Stream
     return results
 
 
-def understand_or_none(intents, result: RecognitionResult, context: dict | None) -> IntentResult | None:
+def understand_or_none(intents: IntentEngine, result: RecognitionResult, context: dict | None) -> IntentResult | None:
     """The intent of a final's transcript, or None when its language has no trained model."""
     if base_language(result.language) not in intents.languages:
         return None

@@ -10,9 +10,11 @@ then the error is raised.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +38,10 @@ from .types import (
     StreamingConfig,
     StreamOutput,
 )
+
+if TYPE_CHECKING:
+    from ..runtime.engine import SpeechEngine
+    from .admission import Admission
 
 MAX_HINT_CHARS = 1000
 RAW_ENCODINGS = ", ".join(e.value for e in Encoding)
@@ -80,7 +86,7 @@ def endpointing_options(req: EndpointingRequest, defaults: EndpointingDefaults) 
 
 
 class RecognitionService:
-    def __init__(self, engine, admission, ready_check):
+    def __init__(self, engine: SpeechEngine, admission: Admission, ready_check: Callable[[], None]):
         self.engine = engine
         self._admission = admission
         self._check_ready = ready_check

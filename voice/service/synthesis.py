@@ -10,9 +10,11 @@ soon as they are complete, so audio starts after the first clause, not after the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ..core.audio import Encoding, check_rate, wav_bytes
@@ -23,6 +25,10 @@ from ..core.ssml import SsmlError, looks_like_ssml
 from ..core.synthesis import DEFAULT_CHUNK_MS, SynthesisJob, SynthesisOptions
 from ..engines.voices import VoiceInfo
 from .types import AudioChunk, Container, SynthesisRequest, SynthesisResult
+
+if TYPE_CHECKING:
+    from ..runtime.engine import SpeechEngine
+    from .admission import Admission
 
 _LOGGER = logging.getLogger(__name__)
 MAX_TEXT_CHARS = 20000
@@ -44,7 +50,7 @@ def _consume(fut: asyncio.Future) -> None:
 
 
 class SynthesisService:
-    def __init__(self, engine, admission, ready_check):
+    def __init__(self, engine: SpeechEngine, admission: Admission, ready_check: Callable[[], None]):
         self.engine = engine
         self._admission = admission
         self._check_ready = ready_check

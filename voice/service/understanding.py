@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from ..core.errors import InvalidArgument, Unimplemented
 from ..core.intents import IntentInfo, IntentResult
 from .types import UnderstandRequest
 
+if TYPE_CHECKING:
+    from ..runtime.engine import SpeechEngine
+
 
 class UnderstandingService:
-    def __init__(self, engine, ready_check):
+    def __init__(self, engine: SpeechEngine, ready_check: Callable[[], None]):
         self.engine = engine
         self._check_ready = ready_check
 

@@ -15,9 +15,8 @@ import soundfile as sf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import kernels
+from voice.testing.prompts import pick_prompts, wer
 from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
-
-from conftest import pick_prompts, wer
 
 WER_LIMITS = {"en": 0.10, "es": 0.22, "fr": 0.36}
 PROMPTS_PER_LANGUAGE = 12
@@ -72,7 +71,7 @@ def test_health_not_serving_while_loading(config):
     """A server whose engine is still loading answers health NOT_SERVING, and calls UNAVAILABLE."""
     import threading
 
-    from conftest import ServerThread
+    from voice.testing.server import ServerThread
     from voice.runtime.engine import SpeechEngine
 
     class SlowEngine(SpeechEngine):
@@ -315,10 +314,10 @@ def test_client_disconnect_frees_session(server, recognizer):
 
     call = recognizer.StreamingRecognize(slow())
     deadline = time.monotonic() + 30
-    while server.server.recognizer.active_streams == 0 and time.monotonic() < deadline:
+    while server.server.service.admission.active("recognition") == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert server.server.recognizer.active_streams == 1
+    assert server.server.service.admission.active("recognition") == 1
     call.cancel()
-    while server.server.recognizer.active_streams and time.monotonic() < deadline:
+    while server.server.service.admission.active("recognition") and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert server.server.recognizer.active_streams == 0
+    assert server.server.service.admission.active("recognition") == 0

@@ -1,4 +1,4 @@
-"""The streaming core driven with real audio, no server and no models."""
+"""The streaming core driven with real audio (asterisk prompts), no server and no models."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 
 import kernels
-from voice.core.audio import AudioFormatError, Encoding
 from voice.config import EndpointingDefaults
+from voice.core.audio import Encoding
 from voice.core.session import (
     InterimRequest,
     RecognitionSession,
@@ -18,8 +18,7 @@ from voice.core.session import (
     StreamOptions,
     Utterance,
 )
-
-from conftest import pick_prompts
+from voice.testing.prompts import pick_prompts
 
 
 def prompt_pcm(lang="en", index=0):
@@ -128,31 +127,6 @@ def test_max_utterance_cut_continues():
     assert len(utts) >= 2
     assert all(u.end - u.start <= 2.0 + 1e-6 for u in utts)
     assert utts[1].start == pytest.approx(utts[0].end)  # continuation, no gap
-
-
-def test_memory_is_bounded_on_long_silence_and_speech():
-    s = RecognitionSession(StreamOptions(sample_rate=16000, endpointing=EndpointingDefaults(max_utterance_seconds=2)))
-    rng = np.random.default_rng(1)
-    noise = (rng.standard_normal(16000 * 60) * 8000).clip(-32768, 32767).astype(np.int16)  # VAD hears "speech"
-    for i in range(0, noise.size, 1600):
-        s.push(noise[i:i + 1600].tobytes())
-    assert s._buffer.size <= 16000 * 4.5
-
-
-def test_odd_length_linear16_is_rejected_and_session_survives():
-    s = RecognitionSession(StreamOptions(sample_rate=16000))
-    with pytest.raises(AudioFormatError, match="audio_content.*even number of bytes"):
-        s.push(b"\x00\x01\x02")
-    s.push(b"\x00\x00" * 160)
-    assert s.stream_seconds == pytest.approx(0.01)
-
-
-def test_resampled_rates_keep_stream_time():
-    for rate in (8000, 11025, 22050, 44100, 48000):
-        s = RecognitionSession(StreamOptions(sample_rate=rate))
-        s.push(np.zeros(rate * 2, np.int16).tobytes())
-        s.finish()
-        assert s.stream_seconds == pytest.approx(2.0, abs=1e-3), rate
 
 
 def test_speculative_final_audio_equals_the_final():

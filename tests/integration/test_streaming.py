@@ -3,7 +3,6 @@ language switching, no text from non-speech, many concurrent streams, speech tim
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -13,47 +12,14 @@ import pytest
 import soundfile as sf
 
 from voice.core.stability import word_key
+from voice.testing.prompts import MOH, pick_prompts, wer
+from voice.testing.streams import RATE, audio_requests, concurrent_streams, config_request, finals, load, silence
 from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
-
-from conftest import MOH, pick_prompts, wer
-
-RATE = 8000
 
 
 @pytest.fixture(scope="module")
 def recognizer(channel):
     return recognizer_pb2_grpc.RecognizerStub(channel)
-
-
-def config_request(language="", interim=False, alternatives=(), hints=(), words=False, **endpointing):
-    cfg = recognizer_pb2.RecognitionConfig(
-        encoding=audio_pb2.LINEAR16, sample_rate_hertz=RATE, language_code=language,
-        alternative_language_codes=list(alternatives), phrase_hints=list(hints), enable_word_time_offsets=words,
-        endpointing=recognizer_pb2.EndpointingConfig(**endpointing))
-    return recognizer_pb2.StreamingRecognizeRequest(
-        streaming_config=recognizer_pb2.StreamingRecognitionConfig(config=cfg, interim_results=interim))
-
-
-def audio_requests(pcm: np.ndarray, chunk_ms=100, pace=0.0):
-    step = RATE * chunk_ms // 1000
-    for i in range(0, pcm.size, step):
-        if pace:
-            time.sleep(chunk_ms / 1000 * pace)
-        yield recognizer_pb2.StreamingRecognizeRequest(audio_content=pcm[i:i + step].tobytes())
-
-
-def load(p):
-    audio, rate = sf.read(p.path, dtype="int16")
-    assert rate == RATE
-    return audio
-
-
-def silence(seconds):
-    return np.zeros(int(RATE * seconds), np.int16)
-
-
-def finals(responses):
-    return [r for resp in responses for r in resp.results if r.is_final]
 
 
 def keys(text):
@@ -200,39 +166,6 @@ def test_no_text_from_non_speech(recognizer, name):
     responses = list(recognizer.StreamingRecognize(requests()))
     texts = [r.alternatives[0].transcript for resp in responses for r in resp.results if r.alternatives]
     assert not [t for t in texts if t.strip()], f"{name} produced text: {texts}"
-
-
-def concurrent_streams(stub, streams: int, words: bool = False):
-    """``streams`` streams at once, two prompts each, sent faster than real time; asserts no
-    errors and both finals of every stream, with a plausible text. Returns the finals."""
-    prompts = pick_prompts("en", 2 * streams, min_words=3, max_words=10)
-    results: dict[int, list] = {}
-    errors: list = []
-
-    def one(i):
-        a, b = prompts[2 * i], prompts[2 * i + 1]
-        pcm = np.concatenate([load(a), silence(1.0), load(b), silence(1.0)])
-
-        def requests():
-            yield config_request("en", interim=True, words=words)
-            yield from audio_requests(pcm, chunk_ms=20)
-
-        try:
-            results[i] = finals(stub.StreamingRecognize(requests(), timeout=600))
-        except grpc.RpcError as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    for i in range(streams):
-        assert [f.utterance_index for f in results[i]] == [0, 1], i
-        refs = [prompts[2 * i].text, prompts[2 * i + 1].text]
-        assert wer(refs, [f.alternatives[0].transcript for f in results[i]]) <= 0.3
-    return results
 
 
 def test_many_concurrent_streams_deliver_every_final(channel):

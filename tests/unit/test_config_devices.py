@@ -1,25 +1,18 @@
-"""Config loading/validation, device choice, embedded model resolution, stub regeneration."""
+"""Config loading/validation, device and batch-size choice, the encoder window, the kernel
+feature extractor, the embedded voice's files, stub regeneration (no models are loaded)."""
 
 from __future__ import annotations
 
 import filecmp
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voice.config import ConfigError, load_config
 from voice.engines.devices import DeviceChoice, choose_batch_size, choose_device
-from voice.runtime.models import (
-    ModelNotFound,
-    assemble_whisper_base,
-    embedded_voice_path,
-    find_voice_files,
-    resolve_whisper_model,
-)
-
-ROOT = Path(__file__).resolve().parent.parent
+from voice.runtime.models import ModelNotFound, embedded_voice_path, find_voice_files
+from voice.testing.paths import ROOT
 
 
 @pytest.mark.parametrize(
@@ -80,34 +73,6 @@ def test_config_missing_file():
         load_config("/nonexistent/voice.toml", env={})
 
 
-def test_whisper_base_assembled_once_atomically(tmp_path):
-    path = assemble_whisper_base(tmp_path)
-    assert {"model.bin", "config.json", "tokenizer.json", "vocabulary.json"} <= {p.name for p in path.iterdir()}
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary dir left behind"
-    stamp = (path / "model.bin").stat().st_mtime_ns
-    assert assemble_whisper_base(tmp_path) == path
-    assert (path / "model.bin").stat().st_mtime_ns == stamp, "reassembled although complete"
-    # a truncated model.bin (interrupted copy by an older tool, disk full...) is rebuilt
-    size = (path / "model.bin").stat().st_size
-    with open(path / "model.bin", "r+b") as fh:
-        fh.truncate(size // 2)
-    assemble_whisper_base(tmp_path)
-    assert (path / "model.bin").stat().st_size == size
-
-
-def test_resolve_models(tmp_path):
-    assert (resolve_whisper_model("tiny.en", tmp_path) / "model.bin").is_file()
-    base = resolve_whisper_model("base", tmp_path)
-    # any local CTranslate2 directory works, by path or by configured name
-    assert resolve_whisper_model(str(base), tmp_path) == base
-    assert resolve_whisper_model("mine", tmp_path, {"mine": str(base)}) == base
-    with pytest.raises(ModelNotFound, match="neither a known name"):
-        resolve_whisper_model("/no/such/model", tmp_path)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelNotFound, match="missing config.json"):
-        resolve_whisper_model(str(tmp_path / "empty"), tmp_path)
-
-
 def test_voice_files(tmp_path):
     onnx = embedded_voice_path()
     assert onnx.name == "en_US-joe-medium.onnx"
@@ -161,3 +126,12 @@ def test_choose_batch_size():
     assert choose_batch_size(0, DeviceChoice("cpu", "int8")) == 1
     assert choose_batch_size(3, DeviceChoice("cpu", "int8")) == 3
     assert choose_batch_size(16, DeviceChoice("cuda", "float16")) == 16
+
+
+def test_deterministic_config_from_toml(tmp_path):
+    from voice.config import load_config
+
+    path = tmp_path / "voice.toml"
+    path.write_text("[tts]\ndeterministic = true\n")
+    assert load_config(path, env={}).tts.deterministic
+    assert not load_config(None, env={}).tts.deterministic

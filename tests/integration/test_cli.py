@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 import kernels
+from voice.testing.paths import ROOT
+from voice.testing.programs import run
+from voice.testing.prompts import pick_prompts, wer
 from voice_client.wavio import read_raw, write_wav
-
-from conftest import pick_prompts, wer
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def run(*args, check=True, timeout=300):
-    env = dict(os.environ, VOICE_CACHE_DIR=str(ROOT / ".cache"))
-    proc = subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=timeout, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return proc
 
 
 @pytest.fixture(scope="module")

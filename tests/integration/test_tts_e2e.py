@@ -9,18 +9,15 @@ import subprocess
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 
 import kernels
+from voice.testing.paths import ROOT
+from voice.testing.prompts import wer
 from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
-
-from conftest import wer
-
-ROOT = Path(__file__).resolve().parent.parent
 LONG = ("Thank you for calling the city library, where you can renew books, pay fines and reserve study rooms. "
         "Please listen carefully, as our menu options have recently changed. For opening hours, press one. ")
 
@@ -94,7 +91,7 @@ def test_ssml_over_grpc(tts):
     ({"text": "hi", "sentence_silence_ms": -1}, "sentence_silence_ms", ""),
     ({"text": "hi", "speaker_id": 3}, "speaker_id", ""),
     ({"text": "hi", "chunk_duration_ms": 5}, "chunk_duration_ms", ""),
-    ({"text": "hi", "container": synthesizer_pb2.WAV}, "container", "SynthesizeOnce"),
+    ({"text": "hi", "container": synthesizer_pb2.WAV}, "container", "whole-audio"),
     ({"text": "x" * 20001}, "text", "at most"),
 ])
 def test_bad_requests(tts, kwargs, start, contains):
@@ -106,11 +103,10 @@ def test_bad_requests(tts, kwargs, start, contains):
 
 def test_cancel_frees_the_worker(tts, engine, server):
     pool = engine.synthesizer(engine.catalogue.default)
-    servicer = server.server.synthesizer
 
     def wait_idle():
         deadline = time.monotonic() + 60
-        while (servicer.active_jobs or pool.in_use) and time.monotonic() < deadline:
+        while (server.server.service.admission.active("synthesis") or pool.in_use) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     wait_idle()  # earlier tests' calls may still be finishing
@@ -119,7 +115,7 @@ def test_cancel_frees_the_worker(tts, engine, server):
     next(call)
     call.cancel()
     wait_idle()  # the call has ended and the piece in flight (if any) is done
-    assert servicer.active_jobs == 0 and pool.in_use == 0
+    assert server.server.service.admission.active("synthesis") == 0 and pool.in_use == 0
     # the first piece, at most one prefetched piece, and a piece started before the cancel
     assert pool.rendered - before <= 4
     # the worker serves the next request
@@ -209,12 +205,3 @@ def test_deterministic_config_gives_identical_audio(tts, config):
     req = synthesizer_pb2.SynthesizeRequest(text="Your balance is ready.")
     first, second = (b"".join(c.audio_content for c in tts.Synthesize(req)) for _ in range(2))
     assert first == second and len(first) > 10000
-
-
-def test_deterministic_config_from_toml(tmp_path):
-    from voice.config import load_config
-
-    path = tmp_path / "voice.toml"
-    path.write_text("[tts]\ndeterministic = true\n")
-    assert load_config(path, env={}).tts.deterministic
-    assert not load_config(None, env={}).tts.deterministic
