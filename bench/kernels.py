@@ -16,15 +16,15 @@ import os
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+import argparse
+import statistics
+import sys
+import time
+import warnings
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import kernels  # noqa: E402
+import kernels
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -203,7 +203,7 @@ def bench_telephony(q, n_streams):
         "per-stream separate kernels (decode, convert, resample, frame, energy)", t_ref2 / ticks, t_ours2 / ticks, 5)
     per_tick = min(t_ours, t_ours2) / ticks
     streams_per_core = n_streams * 0.020 / per_tick
-    ROWS.append((f"batched telephony front end: real-time streams per core", "goal", "-",
+    ROWS.append(("batched telephony front end: real-time streams per core", "goal", "-",
                  f"{per_tick * 1e6 / n_streams:.2f} us / stream / 20 ms", f"{streams_per_core:,.0f} streams",
                  ">= 2,000", "yes" if streams_per_core >= 2000 else "**no**"))
 

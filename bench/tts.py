@@ -57,7 +57,6 @@ def bench_job(pool, text, language):
 
 def bench_grpc(address, text):
     import grpc
-
     from voice_api.v1 import audio_pb2, synthesizer_pb2, synthesizer_pb2_grpc
 
     with grpc.insecure_channel(address) as ch:
@@ -90,12 +89,12 @@ def main(argv=None) -> int:
 
     import os
 
-    import kernels
     from piper import PiperVoice
 
-    from voice.runtime.models import embedded_voice_path
+    import kernels
     from voice.engines.piper import VoicePool
     from voice.engines.voices import read_voice_info
+    from voice.runtime.models import embedded_voice_path
 
     onnx = Path(args.voice) if args.voice else embedded_voice_path()
     info = read_voice_info(onnx)

@@ -14,7 +14,6 @@ import json
 import logging
 import sys
 
-
 from .config import ConfigError, load_config
 
 
@@ -81,7 +80,14 @@ def _engine(config):
 
 
 def cmd_transcribe(args, config) -> int:
-    from .core.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, AudioFormatError, read_audio_file, resample
+    from .core.audio import (
+        MAX_RATE,
+        MIN_RATE,
+        SAMPLE_RATE,
+        AudioFormatError,
+        read_audio_file,
+        resample,
+    )
     from .core.languages import normalize_language
     from .core.session import StreamOptions
     from .service.files import recognize_audio

@@ -27,9 +27,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -153,14 +154,14 @@ class Config:
     intent: IntentConfig = field(default_factory=IntentConfig)
     cache_dir: Path = field(default_factory=_default_cache_dir)
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         self.server.validate()
         self.asr.validate()
         self.tts.validate()
         self.endpointing.validate()
         return self
 
-    def replace(self, section: str | None = None, **changes: Any) -> "Config":
+    def replace(self, section: str | None = None, **changes: Any) -> Config:
         """A copy with ``changes`` applied to ``section`` (or to the top level)."""
         if section is None:
             return dataclasses.replace(self, **changes).validate()

@@ -23,12 +23,10 @@ import time
 
 import grpc
 from google.protobuf.json_format import MessageToDict
-
 from voice_api.v1 import recognizer_pb2, recognizer_pb2_grpc
 
 from .tts_commands import ENCODINGS, add_tts_commands, cmd_say, cmd_voices
 from .wavio import read_raw
-
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,7 +8,6 @@ import time
 
 import grpc
 from google.protobuf.json_format import MessageToDict
-
 from voice_api.v1 import audio_pb2, synthesizer_pb2, synthesizer_pb2_grpc
 
 from .wavio import write_wav

@@ -10,12 +10,12 @@ import grpc
 import numpy as np
 import pytest
 import soundfile as sf
+from voice_api.v1 import recognizer_pb2_grpc
 
 from voice.core.transcripts import DecodeOptions
 from voice.testing.prompts import pick_prompts, wer
 from voice.testing.server import ServerThread
 from voice.testing.streams import concurrent_streams
-from voice_api.v1 import recognizer_pb2_grpc
 
 # -- the batched decoder on the real model ------------------------------------------------
 

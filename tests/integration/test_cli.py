@@ -9,12 +9,12 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
+from voice_client.wavio import read_raw, write_wav
 
 import kernels
 from voice.testing.paths import ROOT
 from voice.testing.programs import run
 from voice.testing.prompts import pick_prompts, wer
-from voice_client.wavio import read_raw, write_wav
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from voice_client.wavio import read_raw, write_wav
 
 from voice.core.audio import Encoding, wav_bytes
-from voice_client.wavio import read_raw, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = Path("/usr/share/asterisk/sounds/en/agent-pass.wav")  # 8 kHz PCM16 mono

@@ -13,10 +13,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from voice_api.v1 import (
+    audio_pb2,
+    recognizer_pb2,
+    recognizer_pb2_grpc,
+    synthesizer_pb2,
+    synthesizer_pb2_grpc,
+)
 
 import kernels
 from voice.testing.prompts import pick_prompts, wer
-from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
 
 WER_LIMITS = {"en": 0.10, "es": 0.22, "fr": 0.36}
 PROMPTS_PER_LANGUAGE = 12
@@ -71,8 +77,8 @@ def test_health_not_serving_while_loading(config):
     """A server whose engine is still loading answers health NOT_SERVING, and calls UNAVAILABLE."""
     import threading
 
-    from voice.testing.server import ServerThread
     from voice.runtime.engine import SpeechEngine
+    from voice.testing.server import ServerThread
 
     class SlowEngine(SpeechEngine):
         release = threading.Event()

@@ -10,10 +10,14 @@ import time
 from dataclasses import replace
 
 import grpc
-import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
-from voice_api.v1 import recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, understander_pb2
+from voice_api.v1 import (
+    recognizer_pb2,
+    recognizer_pb2_grpc,
+    synthesizer_pb2,
+    understander_pb2,
+)
 
 from voice.runtime.engine import SpeechEngine
 from voice.testing.server import ServerThread

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from voice.runtime.models import ModelNotFound, assemble_whisper_base, resolve_whisper_model
+from voice.runtime.models import (
+    ModelNotFound,
+    assemble_whisper_base,
+    resolve_whisper_model,
+)
 
 
 def test_whisper_base_assembled_once_atomically(tmp_path):

@@ -10,11 +10,19 @@ import grpc
 import numpy as np
 import pytest
 import soundfile as sf
+from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
 
 from voice.core.stability import word_key
 from voice.testing.prompts import MOH, pick_prompts, wer
-from voice.testing.streams import RATE, audio_requests, concurrent_streams, config_request, finals, load, silence
-from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
+from voice.testing.streams import (
+    RATE,
+    audio_requests,
+    concurrent_streams,
+    config_request,
+    finals,
+    load,
+    silence,
+)
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 import pytest
+from voice_api.v1 import (
+    audio_pb2,
+    recognizer_pb2,
+    recognizer_pb2_grpc,
+    synthesizer_pb2,
+    synthesizer_pb2_grpc,
+)
 
 import kernels
 from voice.testing.paths import ROOT
 from voice.testing.prompts import wer
-from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
+
 LONG = ("Thank you for calling the city library, where you can renew books, pay fines and reserve study rooms. "
         "Please listen carefully, as our menu options have recently changed. For opening hours, press one. ")
 

@@ -7,11 +7,17 @@ import json
 import grpc
 import numpy as np
 import pytest
+from voice_api.v1 import (
+    audio_pb2,
+    recognizer_pb2,
+    recognizer_pb2_grpc,
+    understander_pb2,
+    understander_pb2_grpc,
+)
 
 from voice.core.planning import plan_pieces
 from voice.core.synthesis import SynthesisJob, SynthesisOptions
 from voice.testing.programs import run
-from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, understander_pb2, understander_pb2_grpc
 
 
 @pytest.fixture(scope="module")

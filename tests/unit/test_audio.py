@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 import kernels
-from voice.core.audio import AudioDecoder, AudioFormatError, Encoding, bytes_to_int16, int16_to_bytes, read_audio_bytes
+from voice.core.audio import (
+    AudioDecoder,
+    AudioFormatError,
+    Encoding,
+    bytes_to_int16,
+    int16_to_bytes,
+    read_audio_bytes,
+)
 
 
 @pytest.mark.parametrize("n", [0, 1, 160, 399, 400, 3999, 4000, 20000])

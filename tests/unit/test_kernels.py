@@ -15,7 +15,7 @@ import kernels
 try:
     import audioop
 except ImportError:  # Python >= 3.13: audioop-lts
-    import audioop  # type: ignore  # noqa: F811
+    import audioop  # type: ignore
 
 
 def test_int16_float32_round_trip():

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from voice.config import Config
-from voice.core.errors import InvalidArgument, ResourceExhausted, Unavailable, Unimplemented
+from voice.core.errors import (
+    InvalidArgument,
+    ResourceExhausted,
+    Unavailable,
+    Unimplemented,
+)
 from voice.core.planning import SentencePlanner, plan_pieces
 from voice.core.synthesis import SynthesisJob
 from voice.core.textnorm import complete_sentences_end, first_clause_end

@@ -7,21 +7,21 @@ import threading
 
 import pytest
 
-from voice.runtime.scheduler import DecodeScheduler, Priority
 from voice.core.stability import LocalAgreement
+from voice.runtime.scheduler import DecodeScheduler, Priority
 
 
 def test_local_agreement_commits_what_two_hypotheses_share():
     la = LocalAgreement()
-    assert la.update("please enter".split()) == ([], ["please", "enter"])
+    assert la.update(["please", "enter"]) == ([], ["please", "enter"])
     # "please enter" confirmed, but the newest two words are never committed
-    assert la.update("please enter your".split()) == (["please"], ["enter", "your"])
-    assert la.update("please enter your agent".split()) == (["please", "enter"], ["your", "agent"])
-    assert la.update("please enter your agent number".split()) == (["please", "enter", "your"], ["agent", "number"])
+    assert la.update(["please", "enter", "your"]) == (["please"], ["enter", "your"])
+    assert la.update(["please", "enter", "your", "agent"]) == (["please", "enter"], ["your", "agent"])
+    assert la.update(["please", "enter", "your", "agent", "number"]) == (["please", "enter", "your"], ["agent", "number"])
     assert la.committed_text() == "please enter your"
     one = LocalAgreement(holdback=1)
-    one.update("a b".split())
-    assert one.update("a b c".split()) == (["a", "b"], ["c"])
+    one.update(["a", "b"])
+    assert one.update(["a", "b", "c"]) == (["a", "b"], ["c"])
 
 
 def test_local_agreement_ignores_case_and_punctuation():
@@ -33,10 +33,10 @@ def test_local_agreement_ignores_case_and_punctuation():
 
 def test_committed_never_changes_even_when_contradicted():
     la = LocalAgreement()
-    la.update("the agent is already".split())
-    la.update("the agent is already logged".split())
+    la.update(["the", "agent", "is", "already"])
+    la.update(["the", "agent", "is", "already", "logged"])
     assert la.committed == ["the", "agent", "is"]
-    committed, tail = la.update("that agent is already logged".split())
+    committed, tail = la.update(["that", "agent", "is", "already", "logged"])
     assert committed == ["the", "agent", "is"]
     assert tail == ["already", "logged"]  # aligned after the last committed word
     for hyp in ["x y z", "the agent is already logged on", "the agent is already logged on now"]:
@@ -47,8 +47,8 @@ def test_committed_never_changes_even_when_contradicted():
 
 def test_local_agreement_reset():
     la = LocalAgreement()
-    la.update("a b c".split())
-    la.update("a b c d".split())
+    la.update(["a", "b", "c"])
+    la.update(["a", "b", "c", "d"])
     assert la.committed == ["a", "b"]
     la.reset()
     assert la.committed == [] and la.update(["x"]) == ([], ["x"])

@@ -25,14 +25,14 @@ class InvalidArgument(ServiceError, ValueError):
         self.field = field
         self.reason = reason
 
-    def within(self, prefix: str) -> "InvalidArgument":
+    def within(self, prefix: str) -> InvalidArgument:
         """The same error seen from the message that holds this field under ``prefix``."""
         if not prefix:
             return self
         return type(self)(f"{prefix}.{self.field}" if self.field else prefix, self.reason)
 
     @classmethod
-    def from_message(cls, message: str) -> "InvalidArgument":
+    def from_message(cls, message: str) -> InvalidArgument:
         """From a ``"field: reason"`` message (a library's ValueError that follows that rule)."""
         field, sep, reason = message.partition(": ")
         if not sep or " " in field:

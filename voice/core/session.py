@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, AudioDecoder, Decoded, Encoding
 from ..config import EndpointingDefaults
+from .audio import SAMPLE_RATE, AudioDecoder, Decoded, Encoding
 from .vad import FRAME_SAMPLES, Endpointer, SpeechEnd, SpeechStart
 
 # trailing audio kept after the end of speech (lets Whisper hear the last phoneme decay)

@@ -20,7 +20,7 @@ from .languages import base_language
 
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "etc", "e.g", "i.e", "no", "approx",
-    "hr", "fr", "frau", "z.b", "bzw", "ca", "nr", "usw", "mme", "mlle", "m", "sra", "sr", "srta", "dra", "ud",
+    "hr", "fr", "frau", "z.b", "bzw", "ca", "nr", "usw", "mme", "mlle", "m", "sra", "srta", "dra", "ud",
 }
 _SENTENCE_END = re.compile(r"([.!?。！？]+[\"'»”)\]]*)(\s+)")
 _CLAUSE_END = re.compile(r"([,;:—–]|\s-\s)(\s+)")
@@ -180,13 +180,7 @@ _MONTHS = {
 }
 _MONTHS = {k: v.split() for k, v in _MONTHS.items()}
 
-_DE_ORDINAL = (
-    "ersten zweiten dritten vierten fünften sechsten siebten achten neunten zehnten elften zwölften "
-    "dreizehnten vierzehnten fünfzehnten sechzehnten siebzehnten achtzehnten neunzehnten zwanzigsten "
-    "einundzwanzigsten zweiundzwanzigsten dreiundzwanzigsten vierundzwanzigsten fünfundzwanzigsten "
-    "sechsundzwanzigsten siebenundzwanzigsten achtundzwanzigsten neunundzwanzigsten dreißigsten "
-    "einunddreißigsten"
-).split()
+_DE_ORDINAL = ["ersten", "zweiten", "dritten", "vierten", "fünften", "sechsten", "siebten", "achten", "neunten", "zehnten", "elften", "zwölften", "dreizehnten", "vierzehnten", "fünfzehnten", "sechzehnten", "siebzehnten", "achtzehnten", "neunzehnten", "zwanzigsten", "einundzwanzigsten", "zweiundzwanzigsten", "dreiundzwanzigsten", "vierundzwanzigsten", "fünfundzwanzigsten", "sechsundzwanzigsten", "siebenundzwanzigsten", "achtundzwanzigsten", "neunundzwanzigsten", "dreißigsten", "einunddreißigsten"]
 
 # currency symbol / code -> per language (singular, plural, minor singular, minor plural)
 _CURRENCIES = {

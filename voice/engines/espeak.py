@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import kernels
 
 from . import piper_compat
+
+if TYPE_CHECKING:
+    from .voices import VoiceInfo
 
 
 class _EspeakLibrary:

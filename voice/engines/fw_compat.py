@@ -78,7 +78,6 @@ def check() -> None:
 # -- the encoder window ----------------------------------------------------------------------
 
 _window = threading.local()  # encoder window (mel frames) of the decode running in this thread
-FULL_WINDOW = 3000  # Whisper's 30 s
 
 
 def install_short_window() -> None:

@@ -20,8 +20,8 @@ from ..core.languages import pick_language
 from ..core.transcripts import DecodeOptions, Transcript, Word
 from . import fw_compat
 from .batching import BatchDecoder, batch_key
-from .limits import VAD_PARAMETERS, encoder_window, max_new_tokens
 from .devices import DeviceChoice
+from .limits import VAD_PARAMETERS, encoder_window, max_new_tokens
 
 _LOGGER = logging.getLogger(__name__)
 

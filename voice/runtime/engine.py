@@ -19,11 +19,21 @@ import numpy as np
 from ..config import Config
 from ..core.audio import SAMPLE_RATE
 from ..core.transcripts import DecodeOptions, Transcript
-from ..engines.devices import DeviceChoice, choose_batch_size, choose_device, cuda_device_count
+from ..engines.devices import (
+    DeviceChoice,
+    choose_batch_size,
+    choose_device,
+    cuda_device_count,
+)
 from ..engines.piper import VoicePool
 from ..engines.voices import VoiceCatalogue, VoiceInfo, read_voice_info
 from ..engines.whisper import WhisperRecognizer
-from .models import BUILTIN_ASR_MODELS, embedded_voice_path, find_voice_files, resolve_whisper_model
+from .models import (
+    BUILTIN_ASR_MODELS,
+    embedded_voice_path,
+    find_voice_files,
+    resolve_whisper_model,
+)
 from .scheduler import DecodeScheduler, Priority
 
 _LOGGER = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 _LOGGER = logging.getLogger(__name__)

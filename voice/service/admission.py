@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import Self
 
 from ..core.errors import ResourceExhausted
 
@@ -25,7 +26,7 @@ class Admission:
     def limit(self, kind: str) -> int:
         return self._limits[kind]
 
-    def admit(self, kind: str) -> "Ticket":
+    def admit(self, kind: str) -> Ticket:
         """Take a slot of ``kind`` now or raise :class:`ResourceExhausted`."""
         with self._lock:
             limit = self._limits[kind]
@@ -52,7 +53,7 @@ class Ticket:
             self._held = False
             self._admission._release(self.kind)
 
-    def __enter__(self) -> "Ticket":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

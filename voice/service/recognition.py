@@ -10,19 +10,27 @@ then the error is raised.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
 import kernels
 
 from ..config import ConfigError, EndpointingDefaults
-from ..core.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, Encoding, bytes_to_int16, check_rate, looks_like_container, read_audio_bytes
+from ..core.audio import (
+    MAX_RATE,
+    MIN_RATE,
+    SAMPLE_RATE,
+    Encoding,
+    bytes_to_int16,
+    check_rate,
+    looks_like_container,
+    read_audio_bytes,
+)
 from ..core.errors import InvalidArgument
 from ..core.languages import normalize_language
 from ..core.session import StreamOptions
@@ -161,7 +169,7 @@ class RecognitionService:
         return FileRecognitionResult(tuple(results), len(audio) / rate)
 
     # -- streams --------------------------------------------------------------------------
-    def open_stream(self) -> "StreamCall":
+    def open_stream(self) -> StreamCall:
         """Admit a stream now, before its first message is awaited (raises
         :class:`~voice.core.errors.Unavailable` / :class:`~voice.core.errors.ResourceExhausted`).
         Use as ``async with service.open_stream() as call: ... call.run(config, inputs)``."""
@@ -177,7 +185,7 @@ class StreamCall:
         self._ticket = ticket
         self.driver: StreamDriver | None = None
 
-    async def __aenter__(self) -> "StreamCall":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -24,16 +24,9 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
-from ..runtime.engine import SpeechEngine
-
 from ..core.audio import SAMPLE_RATE
 from ..core.intents import NONE_INTENT, IntentResult
 from ..core.results import RecognitionResult, WordResult, build_result
-from ..core.stability import LocalAgreement
-from ..core.transcripts import DecodeOptions, Transcript, Word
-from ..runtime.scheduler import DecodeScheduler, Priority
-from .files import understand_or_none
-from .types import InterimUpdate, SpeechEvent, SpeechEventKind, StreamOutput
 from ..core.session import (
     InterimRequest,
     RecognitionSession,
@@ -44,6 +37,12 @@ from ..core.session import (
     StreamOptions,
     Utterance,
 )
+from ..core.stability import LocalAgreement
+from ..core.transcripts import DecodeOptions, Transcript, Word
+from ..runtime.engine import SpeechEngine
+from ..runtime.scheduler import DecodeScheduler, Priority
+from .files import understand_or_none
+from .types import InterimUpdate, SpeechEvent, SpeechEventKind, StreamOutput
 
 _LOGGER = logging.getLogger(__name__)
 

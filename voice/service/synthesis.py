@@ -10,17 +10,21 @@ soon as they are complete, so audio starts after the first clause, not after the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.audio import Encoding, check_rate, wav_bytes
 from ..core.errors import InvalidArgument
 from ..core.languages import same_language
-from ..core.planning import DEFAULT_SENTENCE_SILENCE_S, Piece, SentencePlanner, plan_pieces
+from ..core.planning import (
+    DEFAULT_SENTENCE_SILENCE_S,
+    Piece,
+    SentencePlanner,
+    plan_pieces,
+)
 from ..core.ssml import SsmlError, looks_like_ssml
 from ..core.synthesis import DEFAULT_CHUNK_MS, SynthesisJob, SynthesisOptions
 from ..engines.voices import VoiceInfo

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from ..core.results import RecognitionResult
 
-
 # -- recognition ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

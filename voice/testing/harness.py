@@ -27,10 +27,10 @@ from typing import Any
 import grpc
 import numpy as np
 import soundfile as sf
+from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
 
 from voice.testing.paths import CACHE_DIR
 from voice.testing.prompts import Prompt, normalize, wer
-from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
 
 CHUNK_MS = 100
 """Audio per request, and the pacing grid of every stream."""

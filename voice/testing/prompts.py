@@ -17,7 +17,7 @@ SOUNDS = Path("/usr/share/asterisk/sounds")
 DOCS = Path("/usr/share/doc")
 MOH = Path("/usr/share/asterisk/moh")
 
-_NUMBERS_EN = "zero one two three four five six seven eight nine".split()
+_NUMBERS_EN = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 class MissingTestAudio(FileNotFoundError):

@@ -11,9 +11,9 @@ from typing import Any
 import grpc
 import numpy as np
 import soundfile as sf
+from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
 
 from voice.testing.prompts import Prompt, pick_prompts, wer
-from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
 
 RATE = 8000
 """Sample rate of the telephone prompts, and of every stream built here."""

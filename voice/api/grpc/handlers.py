@@ -22,7 +22,13 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.message import DecodeError
 
-from ...core.errors import InvalidArgument, ResourceExhausted, ServiceError, Unavailable, Unimplemented
+from ...core.errors import (
+    InvalidArgument,
+    ResourceExhausted,
+    ServiceError,
+    Unavailable,
+    Unimplemented,
+)
 
 _LOGGER = logging.getLogger(__name__)
 

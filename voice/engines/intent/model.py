@@ -14,7 +14,8 @@ from .classifier import predict_proba, train_softmax
 from .corpus import LanguageData, Sample, Sampler, Template, split_templates
 from .features import NUMBER_TOKEN, Delexicaliser, Vocabulary, feature_strings, to_csr
 from .numbers import NumberLexicon, find_times
-from .slots import SlotMatcher, distinct_tokenized, slot_token_ranges
+from .slot_training import distinct_tokenized, slot_token_ranges
+from .slots import SlotMatcher
 from .text import tokenize
 from ...core.intents import NONE_INTENT, IntentResult
 
