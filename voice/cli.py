@@ -13,8 +13,10 @@ import asyncio
 import json
 import logging
 import sys
+from dataclasses import replace
 
 from .config import ConfigError, load_config
+from .core.errors import ServiceError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,19 +54,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _local_service(config, *, intents: bool = False):
+    """The service over an engine whose models load on first use (no server, no warm-up)."""
+    from .runtime.engine import SpeechEngine
+    from .service import VoiceService
+
+    engine = SpeechEngine(config)
+    if intents:
+        engine.load_intents()
+    engine.ready.set()  # models load lazily on first use; nothing to wait for here
+    return VoiceService(engine)
+
+
 def cmd_understand(args, config) -> int:
-    from pathlib import Path
+    from .engines.intent import IntentFileError
+    from .service.types import UnderstandRequest
 
-    from .engines.intent import IntentEngine, IntentFileError
-
+    if args.intents:
+        config = config.replace("intent", file=args.intents, enabled=True)
     try:
-        intents = IntentEngine.load(Path(args.intents) if args.intents else (Path(config.intent.file) if config.intent.file else None),
-                                    None, Path(config.cache_dir) / "intents")
-        ctx = {"previous_intent": args.previous_intent} if args.previous_intent else None
-        result = intents.understand(args.text, args.language, ctx)
-    except (IntentFileError, ValueError, OSError) as exc:
+        service = _local_service(config, intents=True)
+        result = asyncio.run(service.understanding.understand(
+            UnderstandRequest(args.text, args.language, args.previous_intent)))
+    except (IntentFileError, ServiceError, ValueError, OSError) as exc:
         print(f"voice understand: {exc}", file=sys.stderr)
         return 2
+    service.engine.close()
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
@@ -73,45 +88,46 @@ def cmd_understand(args, config) -> int:
     return 0
 
 
-def _engine(config):
-    from .runtime.engine import SpeechEngine
+def _file_request(path: str, language: str, model: str, words: bool):
+    """A file as a recognition request: its bytes, or LINEAR16 at 16 kHz when its rate is
+    outside what the service accepts (resampled here)."""
+    import kernels
 
-    return SpeechEngine(config)
+    from .core.audio import MAX_RATE, MIN_RATE, SAMPLE_RATE, read_audio_bytes, resample
+    from .service.types import FileRecognitionRequest, RecognitionConfig
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    config = RecognitionConfig(language_code=language, model=model, enable_word_time_offsets=words)
+    decoded = read_audio_bytes(data, field=path)
+    if MIN_RATE <= decoded.sample_rate <= MAX_RATE:
+        return FileRecognitionRequest(data, config)
+    audio = resample(decoded.audio, decoded.sample_rate, SAMPLE_RATE)
+    raw = kernels.float32_to_int16(audio).tobytes()
+    return FileRecognitionRequest(raw, replace(config, encoding="LINEAR16", sample_rate_hertz=SAMPLE_RATE))
 
 
 def cmd_transcribe(args, config) -> int:
-    from .core.audio import (
-        MAX_RATE,
-        MIN_RATE,
-        SAMPLE_RATE,
-        AudioFormatError,
-        read_audio_file,
-        resample,
-    )
-    from .core.languages import normalize_language
-    from .core.session import StreamOptions
-    from .service.files import recognize_audio
+    from .core.audio import AudioFormatError
+    from .service.types import RecognitionConfig
 
-    engine = _engine(config)
-    try:
-        options = StreamOptions(language=normalize_language(args.language), word_time_offsets=args.words,
-                                endpointing=config.endpointing, model=args.model or None)
-        engine.recognizer(options.model).check_language(options.language)
-    except (KeyError, ValueError) as exc:
-        print(f"voice transcribe: {exc.args[0]}", file=sys.stderr)
+    service = _local_service(config)
+    recognition = service.recognition
+    try:  # the options once, before any file: a bad language or model is a usage error
+        recognition.prepare(RecognitionConfig(language_code=args.language, model=args.model), raw_audio=False)
+    except ServiceError as exc:
+        print(f"voice transcribe: {exc}".replace("config.", "", 1), file=sys.stderr)
         return 2
     status = 0
     for path in args.files:
         try:
-            decoded = read_audio_file(path)
+            request = _file_request(path, args.language, args.model, args.words)
+            result = asyncio.run(recognition.recognize(request))
         except (OSError, AudioFormatError) as exc:
             print(f"voice transcribe: {path}: {exc}", file=sys.stderr)
             status = 1
             continue
-        audio, rate = decoded.audio, decoded.sample_rate
-        if not MIN_RATE <= rate <= MAX_RATE:
-            audio, rate = resample(audio, rate, SAMPLE_RATE), SAMPLE_RATE
-        for r in recognize_audio(engine, audio, rate, options):
+        for r in result.results:
             if args.json:
                 print(json.dumps({
                     "file": path, "utterance_index": r.utterance_index, "transcript": r.transcript,
@@ -121,36 +137,24 @@ def cmd_transcribe(args, config) -> int:
                 }, ensure_ascii=False))
             else:
                 print(f"{path} [{r.start:.2f}-{r.end:.2f}] ({r.language}) {r.transcript}")
-    engine.close()
+    service.engine.close()
     return status
 
 
 def cmd_say(args, config) -> int:
-    engine = _engine(config)
-    try:
-        voice = engine.catalogue.select(args.voice, args.language)
-    except KeyError as exc:
-        print(f"voice say: {exc.args[0]}", file=sys.stderr)
-        return 2
-    if not args.text.strip():
-        print("voice say: TEXT must not be empty", file=sys.stderr)
-        return 2
-    from .core.audio import Encoding, wav_bytes
-    from .core.planning import plan_pieces
-    from .core.ssml import SsmlError
-    from .core.synthesis import SynthesisJob, SynthesisOptions
+    from .service.types import SynthesisRequest
 
+    service = _local_service(config)
+    request = SynthesisRequest(text=args.text, ssml=args.ssml, voice=args.voice, language_code=args.language,
+                               speaking_rate=args.rate, container="wav")
     try:
-        pieces = plan_pieces(args.text, voice.language, is_ssml=args.ssml, speaking_rate=args.rate)
-    except SsmlError as exc:
+        result = asyncio.run(service.synthesis.synthesize(request))
+    except ServiceError as exc:
         print(f"voice say: {exc}", file=sys.stderr)
         return 2
-    job = SynthesisJob(engine.synthesizer(voice), pieces,
-                       SynthesisOptions(deterministic=engine.config.tts.deterministic))
-    data = b"".join(chunk.audio for chunk in job.run())
     with open(args.output, "wb") as fh:
-        fh.write(wav_bytes(data, voice.sample_rate, Encoding.LINEAR16))
-    engine.close()
+        fh.write(result.audio)
+    service.engine.close()
     return 0
 
 

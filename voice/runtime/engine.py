@@ -19,6 +19,7 @@ import numpy as np
 from ..config import Config
 from ..core.audio import SAMPLE_RATE
 from ..core.transcripts import DecodeOptions, Transcript
+from ..engines import fw_compat, piper_compat
 from ..engines.devices import (
     DeviceChoice,
     choose_batch_size,
@@ -84,6 +85,8 @@ class SpeechEngine:
         import kernels
 
         t0 = time.monotonic()
+        fw_compat.check()  # a changed library fails here, naming the module to update
+        piper_compat.check()
         kernels.warmup()
         rec = self.recognizer(None)
         # one real decode so the first request does not pay for lazy initialisation
