@@ -19,12 +19,12 @@ has one of them (a test calls it), instead of a decode failing somewhere deep in
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from importlib import metadata
 
 import numpy as np
 
+from .compat import report
 from .limits import FULL_WINDOW
 
 TESTED = ("1.1", "1.2")  # faster-whisper releases whose internals this module was checked against
@@ -50,8 +50,6 @@ INTERNALS = (
 )
 
 
-_LOGGER = logging.getLogger(__name__)
-
 
 class WhisperInternalsChanged(RuntimeError):
     """The installed faster-whisper / CTranslate2 lacks an internal this service relies on."""
@@ -73,13 +71,7 @@ def check() -> None:
             if obj is None:
                 missing.append(f"{module}.{dotted}")
                 break
-    if not any(version() == t or version().startswith(t + ".") for t in TESTED):
-        _LOGGER.warning("faster-whisper %s is newer or older than the releases voice was checked with (%s); "
-                        "its internals are all present", version(), ", ".join(TESTED))
-    if missing:
-        raise WhisperInternalsChanged(
-            f"voice.engines.fw_compat: faster-whisper {version()} lacks {', '.join(missing)} "
-            f"(checked with {' - '.join(TESTED)}); update voice/engines/fw_compat.py")
+    report("voice.engines.fw_compat", "faster-whisper", version(), TESTED, missing, WhisperInternalsChanged)
 
 
 # -- the encoder window ----------------------------------------------------------------------

@@ -9,16 +9,15 @@ module, when an installed piper no longer has them (tests call it).
 
 from __future__ import annotations
 
-import logging
 import threading
 from importlib import metadata
 from pathlib import Path
 
+from .compat import report
+
 TESTED = ("1.3", "1.8")  # piper-tts releases whose internals this module was checked against
 PRIVATE_NAMES = ("_ESPEAK_PHONEMIZER", "_ESPEAK_PHONEMIZER_LOCK", "ESPEAK_DATA_DIR", "EspeakPhonemizer")
 
-
-_LOGGER = logging.getLogger(__name__)
 
 
 class PiperInternalsChanged(RuntimeError):
@@ -41,13 +40,7 @@ def check() -> None:
     else:
         if not Path(espeakbridge.__file__).is_file():
             missing.append("espeakbridge.__file__")
-    if not any(version() == t or version().startswith(t + ".") for t in TESTED):
-        _LOGGER.warning("piper-tts %s is newer or older than the releases voice was checked with (%s); "
-                        "its internals are all present", version(), ", ".join(TESTED))
-    if missing:
-        raise PiperInternalsChanged(
-            f"voice.engines.piper_compat: piper-tts {version()} lacks {', '.join(missing)} "
-            f"(checked with {' - '.join(TESTED)}); update voice/engines/piper_compat.py")
+    report("voice.engines.piper_compat", "piper-tts", version(), TESTED, missing, PiperInternalsChanged)
 
 
 def espeak_data_dir() -> Path:
