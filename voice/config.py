@@ -139,10 +139,35 @@ class ServerConfig:
     grace_period_s: float = 5.0
     # largest accepted unary request / audio message, bytes
     max_message_bytes: int = 64 * 1024 * 1024
+    # Asterisk AudioSocket bridge: "HOST:PORT" to listen on ("" = off)
+    audiosocket: str = ""
+    # HTTP port for the WebSocket doors (Twilio-compatible media streams); 0 = off
+    http_port: int = 0
 
     def validate(self) -> None:
         _check_range("server.port", self.port, 0, 65535)
         _check_range("server.max_sessions", self.max_sessions, 1, 100000)
+        _check_range("server.http_port", self.http_port, 0, 65535)
+        if self.audiosocket:
+            host, sep, port = self.audiosocket.rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ConfigError(f"server.audiosocket must be HOST:PORT, got {self.audiosocket!r}")
+
+
+@dataclass(frozen=True)
+class ConversationConfigDefaults:
+    # HTTP(S) URL POSTed each caller turn of a conversation whose replies come from a webhook
+    # (the reply source of phone calls when set); "" = replies from the intents file
+    reply_webhook: str = ""
+    webhook_timeout_s: float = 10.0
+    # caller speech this long over an interruptible reply stops it (barge-in)
+    barge_in_min_speech_ms: int = 150
+
+    def validate(self) -> None:
+        if self.reply_webhook and not self.reply_webhook.startswith(("http://", "https://")):
+            raise ConfigError(f"conversation.reply_webhook must be an http(s) URL, got {self.reply_webhook!r}")
+        _check_range("conversation.webhook_timeout_s", self.webhook_timeout_s, 0.5, 120)
+        _check_range("conversation.barge_in_min_speech_ms", self.barge_in_min_speech_ms, 20, 3000)
 
 
 @dataclass(frozen=True)
@@ -152,12 +177,14 @@ class Config:
     tts: TtsConfig = field(default_factory=TtsConfig)
     endpointing: EndpointingDefaults = field(default_factory=EndpointingDefaults)
     intent: IntentConfig = field(default_factory=IntentConfig)
+    conversation: ConversationConfigDefaults = field(default_factory=ConversationConfigDefaults)
     cache_dir: Path = field(default_factory=_default_cache_dir)
 
     def validate(self) -> Config:
         self.server.validate()
         self.asr.validate()
         self.tts.validate()
+        self.conversation.validate()
         self.endpointing.validate()
         return self
 
@@ -198,7 +225,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     """Build the config from a TOML file, then ``VOICE_*`` environment variables, then overrides.
 
     Environment: VOICE_HOST, VOICE_PORT, VOICE_ASR_MODEL, VOICE_ASR_DEVICE, VOICE_TTS_VOICE,
-    VOICE_INTENTS_FILE, VOICE_CACHE_DIR. Overrides: ``host=``, ``port=`` (None values are ignored).
+    VOICE_INTENTS_FILE, VOICE_REPLY_WEBHOOK, VOICE_CACHE_DIR. Overrides: ``host=``, ``port=``,
+    ``audiosocket=``, ``http_port=``, ``reply_webhook=`` (None values are ignored).
     """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -210,13 +238,16 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"server", "asr", "tts", "endpointing", "intent", "cache_dir"}
+    unknown = set(data) - {"server", "asr", "tts", "endpointing", "intent", "conversation", "cache_dir"}
     if unknown:
         raise ConfigError(f"unknown section(s) in config: {', '.join(sorted(unknown))}")
     server = dict(data.get("server", {}))
     asr = dict(data.get("asr", {}))
     tts = dict(data.get("tts", {}))
     intent = dict(data.get("intent", {}))
+    conversation = dict(data.get("conversation", {}))
+    if "VOICE_REPLY_WEBHOOK" in env:
+        conversation["reply_webhook"] = env["VOICE_REPLY_WEBHOOK"]
     if "VOICE_INTENTS_FILE" in env:
         intent["file"] = env["VOICE_INTENTS_FILE"]
     if "VOICE_HOST" in env:
@@ -232,9 +263,11 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         asr["device"] = env["VOICE_ASR_DEVICE"]
     if "VOICE_TTS_VOICE" in env:
         tts["voice"] = env["VOICE_TTS_VOICE"]
-    for key in ("host", "port"):
+    for key in ("host", "port", "audiosocket", "http_port"):
         if overrides.get(key) is not None:
             server[key] = overrides[key]
+    if overrides.get("reply_webhook") is not None:
+        conversation["reply_webhook"] = overrides["reply_webhook"]
     cache_dir = Path(env.get("VOICE_CACHE_DIR") or data.get("cache_dir") or _default_cache_dir())
     cfg = Config(
         server=_section(ServerConfig, server, "server"),
@@ -242,6 +275,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         tts=_section(TtsConfig, tts, "tts"),
         endpointing=_section(EndpointingDefaults, data.get("endpointing", {}), "endpointing"),
         intent=_section(IntentConfig, intent, "intent"),
+        conversation=_section(ConversationConfigDefaults, conversation, "conversation"),
         cache_dir=cache_dir,
     )
     return cfg.validate()

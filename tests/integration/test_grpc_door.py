@@ -13,6 +13,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 from voice_api.v1 import (
+    conversation_pb2,
     recognizer_pb2,
     recognizer_pb2_grpc,
     synthesizer_pb2,
@@ -27,6 +28,7 @@ SERVICES = [
     recognizer_pb2.DESCRIPTOR.services_by_name["Recognizer"],
     synthesizer_pb2.DESCRIPTOR.services_by_name["Synthesizer"],
     understander_pb2.DESCRIPTOR.services_by_name["Understander"],
+    conversation_pb2.DESCRIPTOR.services_by_name["Conversation"],
 ]
 OTHERS = [
     (health_pb2.DESCRIPTOR.services_by_name["Health"], ("Check", "Watch")),
@@ -73,6 +75,8 @@ def _valid_request(method) -> bytes:
         "ListVoices": synthesizer_pb2.ListVoicesRequest(),
         "Understand": understander_pb2.UnderstandRequest(text="I lost my card", language_code="en"),
         "ListIntents": understander_pb2.ListIntentsRequest(),
+        "Converse": conversation_pb2.ConverseRequest(config=conversation_pb2.ConversationConfig(
+            input_encoding=2, input_sample_rate_hertz=8000)),
     }
     return samples[method.name].SerializeToString()
 
@@ -80,7 +84,7 @@ def _valid_request(method) -> bytes:
 def test_garbage_bytes_answer_invalid_argument_on_every_rpc(server, caplog):
     caplog.set_level(logging.INFO)
     methods = list(_methods())
-    assert len(methods) == 10
+    assert len(methods) == 11
     with grpc.insecure_channel(server.address) as channel:
         for _ in range(3):  # several calls each: still one log line per call, no tracebacks
             for service, method in methods:

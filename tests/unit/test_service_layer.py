@@ -81,11 +81,14 @@ def test_admission_is_atomic_under_a_burst():
 
 def test_sentence_ends_in_growing_text():
     assert complete_sentences_end("Hello there. How are") == len("Hello there. ")
-    assert complete_sentences_end("Hello there.") == 0  # the next token may continue it ("3.5")
-    assert complete_sentences_end("Ask Dr. Miller") == 0  # an abbreviation ends nothing
+    assert complete_sentences_end("Hello there.") == len("Hello there.")  # a word and a full stop
+    assert complete_sentences_end("It costs 3.") == 0  # the next token may continue it ("3.5")
+    assert complete_sentences_end("Ask Dr.") == 0 and complete_sentences_end("Ask Dr. Miller") == 0
     assert complete_sentences_end("One.\n\nTwo") == len("One.\n\n")
     assert first_clause_end("Well, then") == 0  # one word is too short a clause
     assert first_clause_end("Thank you, then") == len("Thank you, ")
+    assert first_clause_end("Thank you for waiting,") == len("Thank you for waiting,")
+    assert first_clause_end("It costs 1,") == 0  # "1,000" may follow
 
 
 def _texts(pieces):
@@ -314,3 +317,22 @@ def test_text_in_pieces_refuses_ssml_and_oversized_pieces():
         asyncio.run(one(SynthesisRequest("<speak>hi"), texts()))
     with pytest.raises(InvalidArgument, match="^text: at most"):
         asyncio.run(one(SynthesisRequest(""), texts("Hello. ", "x" * 20001)))
+
+
+def test_a_slow_listener_still_gets_every_piece():
+    """The next piece is synthesized while the current one's chunks go out; a consumer that
+    takes its time (a phone line paced in real time) must still get the prefetched piece."""
+    engine = FakeEngine()
+    service = VoiceService(engine)
+    text = "One two three. Four five six seven. Eight nine ten eleven twelve."
+
+    async def main():
+        samples = 0
+        async for chunk in service.synthesis.stream(SynthesisRequest(text, sample_rate_hertz=16000)):
+            samples += chunk.samples
+            await asyncio.sleep(0.002)
+        return samples
+
+    samples = asyncio.run(main())
+    words = sum(len(p.split()) for p in engine.voice.rendered)
+    assert words == 12 and samples >= words * 1600

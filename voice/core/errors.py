@@ -31,6 +31,10 @@ class InvalidArgument(ServiceError, ValueError):
             return self
         return type(self)(f"{prefix}.{self.field}" if self.field else prefix, self.reason)
 
+    def renamed(self, names: dict[str, str]) -> InvalidArgument:
+        """The same error with its field renamed when ``names`` maps it (a door's own names)."""
+        return type(self)(names[self.field], self.reason) if self.field in names else self
+
     @classmethod
     def from_message(cls, message: str) -> InvalidArgument:
         """From a ``"field: reason"`` message (a library's ValueError that follows that rule)."""

@@ -70,23 +70,43 @@ def split_sentences(text: str) -> list[str]:
 def complete_sentences_end(text: str) -> int:
     """Where the complete sentences of growing ``text`` end (0: none yet).
 
-    A sentence is complete once white space follows its punctuation (more text may still
-    follow the last one), or at a blank line.
+    A sentence is complete once white space follows its punctuation, or at a blank line, or
+    when the text so far ends with a word and sentence punctuation ("waiting." but not "3.",
+    which may go on as "3.5", nor "Dr.").
     """
     cut = 0
     for m in re.finditer(r"\n\s*\n", text):
         cut = m.end()
     cuts = _sentence_cuts(text[cut:])
-    return cut + cuts[-1][1] if cuts else cut
+    done = cut + cuts[-1][1] if cuts else cut
+    if _ends_after_word(text, _TRAILING_SENTENCE_END) and not _abbreviation_at_end(text):
+        return len(text)
+    return done
 
 
 def first_clause_end(text: str, min_words: int = 2) -> int:
     """Where the first clause of growing ``text`` ends (after its , ; : or dash and the white
-    space after it) when it has at least ``min_words`` words; 0 otherwise."""
+    space after it, or at the end of the text when it ends with a word and such a mark) when
+    it has at least ``min_words`` words; 0 otherwise."""
     for m in _CLAUSE_END.finditer(text):
         if len(text[:m.end(1)].split()) >= min_words:
             return m.end()
+    if _ends_after_word(text, _TRAILING_CLAUSE_END) and len(text.split()) >= min_words:
+        return len(text)
     return 0
+
+
+_TRAILING_SENTENCE_END = re.compile(r"[^\W\d_][.!?。！？]+[\"'»”)\]]*$")
+_TRAILING_CLAUSE_END = re.compile(r"[^\W\d_][,;:]$")
+
+
+def _ends_after_word(text: str, pattern: re.Pattern) -> bool:
+    return bool(pattern.search(text))
+
+
+def _abbreviation_at_end(text: str) -> bool:
+    token = (text.split()[-1:] or [""])[0].lower().rstrip(".\"'»”)]")
+    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
 
 
 def split_clauses(sentence: str, max_words: int, language: str = "en") -> list[str]:

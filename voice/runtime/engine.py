@@ -55,6 +55,7 @@ class SpeechEngine:
         self._tts_pool = ThreadPoolExecutor(config.tts.workers, thread_name_prefix="tts")
         self._nlu_pool = ThreadPoolExecutor(1, thread_name_prefix="intent")
         self.intents = None  # voice.engines.intent.IntentEngine once loaded (None when disabled)
+        self.dialogue = None  # voice.core.dialogue.DialogueTables of the same intents file
         self.catalogue = self._build_catalogue()
         self.ready = threading.Event()
 
@@ -105,10 +106,13 @@ class SpeechEngine:
         from pathlib import Path
 
         from ..engines.intent import IntentEngine
+        from ..engines.intent.domainfile import load_dialogue
 
-        self.intents = IntentEngine.load(Path(cfg.file) if cfg.file else None, cfg.languages or None,
-                                         Path(self.config.cache_dir) / "intents")
+        path = Path(cfg.file) if cfg.file else None
+        self.intents = IntentEngine.load(path, cfg.languages or None, Path(self.config.cache_dir) / "intents")
         self.intents.understand("hello", self.intents.languages[0])  # compile/warm
+        # the conversation's replies (greeting, responses, slot prompts, fallback) from the same file
+        self.dialogue = load_dialogue(path)
 
     async def run_nlu(self, fn, *args):
         """Run an intent step (``self.intents.understand`` and the like) in its own thread."""

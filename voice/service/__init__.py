@@ -4,8 +4,8 @@ the telephone bridges next) drives.
 :class:`VoiceService` owns the engine's readiness (one check for every call), admission
 (concurrent-call limits, taken atomically) and one sub-service per capability:
 :attr:`~VoiceService.recognition`, :attr:`~VoiceService.synthesis`,
-:attr:`~VoiceService.understanding`. A conversation (recognition, understanding and
-synthesis of one call, with barge-in) joins them here as a fourth sub-service. Requests and
+:attr:`~VoiceService.understanding` and :attr:`~VoiceService.conversation` (recognition,
+understanding and synthesis of one call, with barge-in). Requests and
 results are the plain dataclasses of :mod:`voice.service.types`; errors are those of
 :mod:`voice.core.errors`, which each adapter maps to its protocol's status.
 """
@@ -16,6 +16,7 @@ from ..config import Config
 from ..core.errors import Unavailable
 from ..runtime.engine import SpeechEngine
 from .admission import Admission
+from .conversation import ConversationService
 from .recognition import RecognitionService
 from .synthesis import SynthesisService
 from .understanding import UnderstandingService
@@ -28,11 +29,14 @@ class VoiceService:
         """``config``: the serving limits (default: the engine's config)."""
         self.engine = engine
         cfg = (config or engine.config).server
-        self.admission = Admission({"recognition": cfg.max_sessions, "synthesis": cfg.max_sessions})
+        self.admission = Admission({"recognition": cfg.max_sessions, "synthesis": cfg.max_sessions,
+                                    "conversation": cfg.max_sessions})
         self._draining = False
         self.recognition = RecognitionService(engine, self.admission, self.check_ready)
         self.synthesis = SynthesisService(engine, self.admission, self.check_ready)
         self.understanding = UnderstandingService(engine, self.check_ready)
+        self.conversation = ConversationService(engine, self.admission, self.check_ready, self.recognition,
+                                                self.synthesis, (config or engine.config).conversation)
 
     @property
     def ready(self) -> bool:
@@ -49,6 +53,10 @@ class VoiceService:
     def drain(self) -> None:
         """Refuse new calls from now on (calls in progress go on)."""
         self._draining = True
+
+    async def close(self) -> None:
+        """Release what the service holds itself (the webhook's HTTP client)."""
+        await self.conversation.close()
 
 
 __all__ = ["VoiceService"]

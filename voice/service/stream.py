@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
 from ..core.audio import SAMPLE_RATE
@@ -69,7 +69,7 @@ class Speculation:
 
 class StreamDriver:
     def __init__(self, engine: SpeechEngine, options: StreamOptions, beam_size: int, hints: tuple[str, ...] = (),
-                 candidates: tuple[str, ...] = ()):
+                 candidates: tuple[str, ...] = (), intent_context: Callable[[], dict | None] | None = None):
         self.engine = engine
         self.scheduler: DecodeScheduler = engine.scheduler
         self.options = options
@@ -89,6 +89,9 @@ class StreamDriver:
         self._decoder = asyncio.create_task(self._decode_finals())
         self.interims_sent = 0
         self._last_intent = ""
+        # the context each final is understood in (a conversation's dialogue state), else the
+        # stream's previous intent
+        self._intent_context = intent_context
 
     # -- input --------------------------------------------------------------------------
     async def push(self, data: bytes, flush: bool = False) -> None:
@@ -232,7 +235,10 @@ class StreamDriver:
                 await self._out.put(result)
 
     async def _understand(self, result: RecognitionResult) -> IntentResult | None:
-        context = {"previous_intent": self._last_intent} if self._last_intent else None
+        if self._intent_context is not None:
+            context = self._intent_context()
+        else:
+            context = {"previous_intent": self._last_intent} if self._last_intent else None
         intent = await self.engine.run_nlu(understand_or_none, self.engine.intents, result, context)
         if intent is not None and intent.intent != NONE_INTENT:
             self._last_intent = intent.intent

@@ -187,8 +187,10 @@ class SynthesisService:
         first = True
         fut: asyncio.Future | None = None
         try:
-            while not job.done:
+            while True:
                 if fut is None:
+                    if job.done:
+                        break
                     if not job.ready:  # waiting for text
                         if feeder is not None and feeder.done():
                             feeder.result()  # the text source failed: raise it

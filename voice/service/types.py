@@ -146,3 +146,127 @@ class UnderstandRequest:
     text: str
     language_code: str
     previous_intent: str = ""
+
+
+# -- conversation -------------------------------------------------------------------------------
+
+class ReplySource(str, enum.Enum):
+    INTENTS = "intents"  # responses from the intents file (greeting, slot prompts, fallback)
+    CLIENT = "client"  # the client streams the reply text (its own logic or LLM)
+    WEBHOOK = "webhook"  # POST each caller turn to the operator's URL; the body is the reply
+    NONE = "none"  # recognition and intents only
+
+
+class Pacing(str, enum.Enum):
+    BUFFERED = "buffered"  # reply audio goes out as it is made; the client buffers and plays it
+    REALTIME = "realtime"  # reply audio goes out as it plays: 20 ms frames against the input clock
+
+
+@dataclass(frozen=True)
+class BargeInConfig:
+    enabled: bool = True
+    min_speech_ms: int = 0  # 0 = the server's default; caller speech this long stops a reply
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    input_encoding: str = ""  # LINEAR16 | MULAW | ALAW
+    input_sample_rate_hertz: int = 0
+    output_encoding: str = ""  # "" = LINEAR16
+    output_sample_rate_hertz: int = 0  # 0 = the input rate
+    voice: str = ""
+    language_code: str = ""
+    alternative_language_codes: tuple[str, ...] = ()
+    endpointing: EndpointingRequest = field(default_factory=EndpointingRequest)
+    enable_intent: bool = True
+    interim_results: bool = False
+    phrase_hints: tuple[str, ...] = ()
+    model: str = ""
+    barge_in: BargeInConfig = field(default_factory=BargeInConfig)
+    reply_source: str = ""  # a ReplySource value; "" = intents
+    greeting: bool = True  # speak the domain's greeting first (intents / webhook replies)
+    call_id: str = ""
+    pacing: Pacing = Pacing.BUFFERED
+    output_chunk_ms: int = 0  # 0 = 20 ms when REALTIME, else the synthesis default
+    echo_cancellation: bool = True
+
+
+@dataclass(frozen=True)
+class ReplyTextInput:
+    """Reply text from the client (reply source CLIENT): whole or in pieces; ``end_of_reply``
+    closes the reply."""
+
+    text: str = ""
+    end_of_reply: bool = False
+    interruptible: bool = True
+
+
+@dataclass(frozen=True)
+class CancelReply:
+    """Stop the reply now (no barge-in event: the client asked)."""
+
+
+@dataclass(frozen=True)
+class PlaybackMark:
+    """The client has played this much of the current reply (seconds)."""
+
+    played_s: float
+
+
+@dataclass(frozen=True)
+class DtmfInput:
+    digit: str  # 0-9 * # A-D
+
+
+ConversationInput = AudioInput | ReplyTextInput | CancelReply | PlaybackMark | DtmfInput
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    reply_id: int
+    source: ReplySource
+    interruptible: bool
+    text: str = ""  # the whole text when known up front (intents), else ""
+
+
+@dataclass(frozen=True)
+class ReplySpoken:
+    """A sentence of the reply starts playing now (its text, as the caller hears it)."""
+
+    reply_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyAudio:
+    reply_id: int
+    chunk: AudioChunk
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """The caller spoke over the reply: it stopped after ``played_s`` seconds of its audio;
+    ``spoken_text`` is what the caller heard (keep only that in the conversation's history)."""
+
+    reply_id: int
+    played_s: float
+    spoken_text: str
+    time: float  # stream seconds of the caller's speech onset
+
+
+@dataclass(frozen=True)
+class ReplyEnded:
+    reply_id: int
+    interrupted: bool  # by barge-in or cancel
+    played_s: float
+    spoken_text: str
+
+
+@dataclass(frozen=True)
+class DtmfEvent:
+    digit: str
+    time: float  # stream seconds
+
+
+ConversationEvent = (SpeechEvent | InterimUpdate | RecognitionResult | ReplyStarted | ReplySpoken | ReplyAudio
+                     | BargeIn | ReplyEnded | DtmfEvent)

@@ -8,7 +8,13 @@ field in its error.
 from __future__ import annotations
 
 from google.protobuf.duration_pb2 import Duration
-from voice_api.v1 import audio_pb2, recognizer_pb2, synthesizer_pb2, understander_pb2
+from voice_api.v1 import (
+    audio_pb2,
+    conversation_pb2,
+    recognizer_pb2,
+    synthesizer_pb2,
+    understander_pb2,
+)
 
 from ...core.intents import IntentInfo, IntentResult
 from ...core.results import RecognitionResult
@@ -193,3 +199,82 @@ def intents_pb(infos: list[IntentInfo], languages: tuple[str, ...]) -> understan
         intents=[understander_pb2.IntentInfo(name=i.name, language_codes=list(i.languages), slots=list(i.slots),
                                              description=i.description) for i in infos],
         language_codes=list(languages))
+
+
+# -- conversation -----------------------------------------------------------------------------
+
+_REPLY_SOURCES = {conversation_pb2.REPLY_SOURCE_UNSPECIFIED: "", conversation_pb2.INTENTS: t.ReplySource.INTENTS.value,
+                  conversation_pb2.CLIENT: t.ReplySource.CLIENT.value, conversation_pb2.WEBHOOK: t.ReplySource.WEBHOOK.value,
+                  conversation_pb2.NO_REPLY: t.ReplySource.NONE.value}
+_REPLY_SOURCES_OUT = {t.ReplySource(v): k for k, v in _REPLY_SOURCES.items() if v}
+_PACING = {conversation_pb2.PACING_UNSPECIFIED: t.Pacing.BUFFERED, conversation_pb2.BUFFERED: t.Pacing.BUFFERED,
+           conversation_pb2.REALTIME: t.Pacing.REALTIME}
+
+
+def conversation_config_from_pb(pb: conversation_pb2.ConversationConfig) -> t.ConversationConfig:
+    return t.ConversationConfig(
+        input_encoding=encoding_name(pb.input_encoding),
+        input_sample_rate_hertz=pb.input_sample_rate_hertz,
+        output_encoding=encoding_name(pb.output_encoding),
+        output_sample_rate_hertz=pb.output_sample_rate_hertz,
+        voice=pb.voice,
+        language_code=pb.language_code,
+        alternative_language_codes=tuple(pb.alternative_language_codes),
+        endpointing=endpointing_from_pb(pb.endpointing),
+        enable_intent=not pb.disable_intents,
+        interim_results=pb.interim_results,
+        phrase_hints=tuple(pb.phrase_hints),
+        model=pb.model,
+        barge_in=t.BargeInConfig(enabled=not pb.barge_in.disabled, min_speech_ms=pb.barge_in.min_speech_ms),
+        reply_source=_REPLY_SOURCES.get(pb.reply_source, str(pb.reply_source)),
+        greeting=not pb.no_greeting,
+        call_id=pb.call_id,
+        pacing=_PACING.get(pb.pacing, t.Pacing.BUFFERED),
+        output_chunk_ms=pb.output_chunk_ms,
+        echo_cancellation=not pb.disable_echo_cancellation,
+    )
+
+
+def conversation_input_from_pb(pb: conversation_pb2.ConverseRequest) -> t.ConversationInput | None:
+    """A later request as a service input (None for the config, which only comes first)."""
+    kind = pb.WhichOneof("request")
+    if kind == "audio":
+        return t.AudioInput(pb.audio)
+    if kind == "flush":
+        return t.AudioInput(b"", flush=pb.flush)
+    if kind == "reply_text":
+        r = pb.reply_text
+        return t.ReplyTextInput(r.text, r.end_of_reply, not r.uninterruptible)
+    if kind == "cancel_reply":
+        return t.CancelReply()
+    if kind == "playback_mark":
+        return t.PlaybackMark(pb.playback_mark.played_s)
+    if kind == "dtmf":
+        return t.DtmfInput(pb.dtmf)
+    return None
+
+
+def conversation_event_pb(event: t.ConversationEvent) -> conversation_pb2.ConverseResponse:
+    if isinstance(event, (t.SpeechEvent, t.InterimUpdate, RecognitionResult)):
+        return conversation_pb2.ConverseResponse(recognition=stream_output_pb(event))
+    if isinstance(event, t.ReplyAudio):
+        c = event.chunk
+        return conversation_pb2.ConverseResponse(reply_audio=conversation_pb2.ReplyAudio(
+            reply_id=event.reply_id, audio_content=c.audio, encoding=encoding_pb(c.encoding),
+            sample_rate_hertz=c.sample_rate_hertz, audio_offset_s=c.offset_s))
+    if isinstance(event, t.ReplyStarted):
+        return conversation_pb2.ConverseResponse(reply_started=conversation_pb2.ReplyStarted(
+            reply_id=event.reply_id, source=_REPLY_SOURCES_OUT[event.source], interruptible=event.interruptible,
+            text=event.text))
+    if isinstance(event, t.ReplySpoken):
+        return conversation_pb2.ConverseResponse(reply_spoken=conversation_pb2.ReplySpoken(
+            reply_id=event.reply_id, text=event.text))
+    if isinstance(event, t.BargeIn):
+        return conversation_pb2.ConverseResponse(barge_in=conversation_pb2.BargeIn(
+            reply_id=event.reply_id, played_s=event.played_s, spoken_text=event.spoken_text,
+            speech_onset_s=event.time))
+    if isinstance(event, t.ReplyEnded):
+        return conversation_pb2.ConverseResponse(reply_ended=conversation_pb2.ReplyEnded(
+            reply_id=event.reply_id, interrupted=event.interrupted, played_s=event.played_s,
+            spoken_text=event.spoken_text))
+    return conversation_pb2.ConverseResponse(dtmf=conversation_pb2.Dtmf(digit=event.digit, time_s=event.time))

@@ -16,11 +16,17 @@ import signal
 import grpc
 from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection, reflection_pb2
-from voice_api.v1 import recognizer_pb2, synthesizer_pb2, understander_pb2
+from voice_api.v1 import (
+    conversation_pb2,
+    recognizer_pb2,
+    synthesizer_pb2,
+    understander_pb2,
+)
 
 from ...config import Config
 from ...runtime.engine import SpeechEngine
 from ...service import VoiceService
+from .conversation import ConversationServicer
 from .handlers import add_servicer
 from .recognizer import RecognizerServicer
 from .synthesizer import SynthesizerServicer
@@ -32,6 +38,7 @@ SERVICES = (
     recognizer_pb2.DESCRIPTOR.services_by_name["Recognizer"],
     synthesizer_pb2.DESCRIPTOR.services_by_name["Synthesizer"],
     understander_pb2.DESCRIPTOR.services_by_name["Understander"],
+    conversation_pb2.DESCRIPTOR.services_by_name["Conversation"],
 )
 SERVICE_NAMES = tuple(s.full_name for s in SERVICES)
 
@@ -48,8 +55,9 @@ class VoiceServer:
             ("grpc.max_send_message_length", config.server.max_message_bytes),
         ]
         self.server = grpc.aio.server(options=opts)
-        for descriptor, servicer in zip(SERVICES, (RecognizerServicer(self.service), SynthesizerServicer(self.service),
-                                                   UnderstanderServicer(self.service))):
+        servicers = (RecognizerServicer(self.service), SynthesizerServicer(self.service),
+                     UnderstanderServicer(self.service), ConversationServicer(self.service))
+        for descriptor, servicer in zip(SERVICES, servicers, strict=True):
             add_servicer(self.server, servicer, descriptor)
         self.health = health.aio.HealthServicer()
         add_servicer(self.server, self.health, health_pb2.DESCRIPTOR.services_by_name["Health"])
@@ -92,6 +100,7 @@ class VoiceServer:
         await self.server.stop(self.config.server.grace_period_s if grace is None else grace)
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        await self.service.close()
         await asyncio.to_thread(self.engine.close)  # waits for running decodes: off the loop
 
 

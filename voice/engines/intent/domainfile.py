@@ -1,4 +1,6 @@
-"""Load an intents file (YAML or JSON) into a :class:`~voice.engines.intent.corpus.Domain`.
+"""Load an intents file (YAML or JSON) into a :class:`~voice.engines.intent.corpus.Domain`
+(what training needs) or into :class:`~voice.core.dialogue.DialogueTables` (what a
+conversation says back: greeting, fallbacks, responses, slot prompts).
 
 The format is documented in ``voice/engines/intent/README.md``.
 """
@@ -15,8 +17,12 @@ from hassil.expression import Group, RuleReference, Sentence
 from hassil.intents import RangeSlotList, SlotList, TextSlotList, TextSlotValue
 from hassil.parse_expression import parse_sentence
 
-from .corpus import Domain, IntentMeta, LanguageData, Template
+from .corpus import Domain, IntentMeta, LanguageData, Template, template_slot_lists
+from ...core.dialogue import DialogueTables, IntentDialogue, placeholders
 from ...core.intents import IntentFileError
+
+DEFAULT_INTENTS_FILE = Path(__file__).parent / "domains" / "call_centre.yaml"
+"""The shipped call-centre domain, loaded when no intents file is configured."""
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
@@ -168,8 +174,6 @@ def _text_list(list_name: str, values: Any, where: str) -> TextSlotList:
 
 
 def _check_references(data: LanguageData) -> None:
-    from .corpus import template_slot_lists
-
     def rules_in(expr, seen: set[str]) -> None:
         if isinstance(expr, RuleReference):
             if expr.rule_name not in data.rules:
@@ -189,3 +193,188 @@ def _check_references(data: LanguageData) -> None:
                     f"intents.{template.intent}.sentences.{data.language}: "
                     f"list {{{list_name}}} is not defined for language {data.language}"
                 )
+
+
+# --- dialogue tables ---------------------------------------------------------------------
+
+_TEMPLATE_CHARS = set("()[]|{}<>;")
+
+
+def load_dialogue(path: Path | None) -> DialogueTables:
+    """The dialogue tables of an intents file (None = the shipped domain), validated.
+
+    Cheap (the sentences are parsed to know each intent's slots, nothing is trained). A
+    file without dialogue keys gives empty tables.
+    """
+    path = Path(path) if path is not None else DEFAULT_INTENTS_FILE
+    return dialogue_from_dict(read_intents_file(path), name=path.stem)
+
+
+def dialogue_from_dict(doc: Mapping[str, Any], name: str = "domain") -> DialogueTables:
+    domain = domain_from_dict(doc, name=name)
+    file_langs = sorted(domain.languages)
+
+    def check_lang(lang: str, where: str) -> None:
+        if lang not in domain.languages:
+            raise IntentFileError(f"{where}: unknown language {lang!r} (the file's languages: {', '.join(file_langs)})")
+
+    def text(value: Any, where: str, allowed: Seq[str] = (), owner: str = "") -> str:
+        """A non-empty text whose ``{slot}`` placeholders are all in ``allowed``."""
+        if not isinstance(value, str) or not value.strip():
+            raise IntentFileError(f"{where}: expected a non-empty string, got {value!r}")
+        try:
+            names = placeholders(value)
+        except ValueError as err:
+            raise IntentFileError(f"{where}: {err} in {value!r}") from err
+        for slot in names:
+            if slot not in allowed:
+                if not owner:
+                    hint = "no slot placeholders here"
+                elif allowed:
+                    hint = f"{owner} can use {', '.join(f'{{{a}}}' for a in allowed)}"
+                else:
+                    hint = f"{owner} has no slots to use"
+                raise IntentFileError(f"{where}: unknown slot {{{slot}}} ({hint})")
+        return " ".join(value.split())
+
+    def texts(value: Any, where: str, allowed: Seq[str] = (), owner: str = "") -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise IntentFileError(f"{where}: expected a non-empty list of texts")
+        return tuple(text(t, f"{where}[{i}]", allowed, owner) for i, t in enumerate(items))
+
+    greeting: dict[str, str] = {}
+    for lang, value in _mapping(doc.get("greeting"), "greeting", "language code -> text").items():
+        check_lang(lang, f"greeting.{lang}")
+        greeting[lang] = text(value, f"greeting.{lang}")
+    fallback: dict[str, tuple[str, ...]] = {}
+    for lang, value in _mapping(doc.get("fallback"), "fallback", "language code -> list of texts").items():
+        check_lang(lang, f"fallback.{lang}")
+        fallback[lang] = texts(value, f"fallback.{lang}")
+
+    # which slots each intent can fill, per language (slot name -> list name)
+    slot_lists: dict[str, dict[str, dict[str, str]]] = {}
+    for lang, data in domain.languages.items():
+        for template in data.templates:
+            by_lang = slot_lists.setdefault(template.intent, {}).setdefault(lang, {})
+            for slot, list_name in sorted(template_slot_lists(template, data)):
+                by_lang.setdefault(slot, list_name)
+
+    intents: dict[str, IntentDialogue] = {}
+    for intent_name, spec in doc["intents"].items():
+        where = f"intents.{intent_name}"
+        keys = ("responses", "required_slots", "slot_prompts")
+        if not any(spec.get(k) for k in keys):
+            continue
+        per_lang = slot_lists.get(intent_name, {})
+        all_slots: dict[str, str] = {}
+        for lang in sorted(per_lang):
+            for slot, list_name in per_lang[lang].items():
+                all_slots.setdefault(slot, list_name)
+
+        responses: dict[str, tuple[str, ...]] = {}
+        for lang, value in _mapping(spec.get("responses"), f"{where}.responses",
+                                    "language code -> list of templates").items():
+            check_lang(lang, f"{where}.responses.{lang}")
+            fillable = sorted(per_lang.get(lang, all_slots))  # the intent's slots in that language
+            responses[lang] = texts(value, f"{where}.responses.{lang}", fillable, intent_name)
+
+        required_doc = spec.get("required_slots") or []
+        if not isinstance(required_doc, list):
+            raise IntentFileError(f"{where}.required_slots: expected a list of slot names")
+        required: list[str] = []
+        for i, slot in enumerate(required_doc):
+            at = f"{where}.required_slots[{i}]"
+            if not isinstance(slot, str) or slot not in all_slots:
+                known = ", ".join(sorted(all_slots)) or "none"
+                raise IntentFileError(f"{at}: unknown slot {{{slot}}} ({intent_name}'s slots: {known})")
+            if slot in required:
+                raise IntentFileError(f"{at}: {slot} is listed twice")
+            for lang in responses:
+                if lang in per_lang and slot not in per_lang[lang]:
+                    raise IntentFileError(f"{at}: no {lang} sentence of {intent_name} fills {{{slot}}}, "
+                                          f"so it could never be answered in {lang}")
+            required.append(slot)
+
+        prompts: dict[str, dict[str, str]] = {}
+        for slot, by_lang in _mapping(spec.get("slot_prompts"), f"{where}.slot_prompts",
+                                      "slot name -> {language code: text}").items():
+            at = f"{where}.slot_prompts.{slot}"
+            if slot not in required:
+                raise IntentFileError(f"{at}: {slot} is not in {where}.required_slots")
+            earlier = required[: required.index(slot)]
+            prompts[slot] = {}
+            for lang, value in _mapping(by_lang, at, "language code -> text").items():
+                check_lang(lang, f"{at}.{lang}")
+                prompts[slot][lang] = text(value, f"{at}.{lang}", earlier,
+                                           f"the prompt for {slot} (required slots asked before it)")
+        for lang, templates in responses.items():
+            for slot in required:
+                if lang not in prompts.get(slot, {}):
+                    raise IntentFileError(f"{where}.slot_prompts.{slot}.{lang}: missing ({slot} is required "
+                                          f"and {intent_name} has {lang} responses)")
+            if not any(set(placeholders(t)) <= set(required) for t in templates):
+                only = ", ".join(f"{{{r}}}" for r in required) or "no placeholders"
+                raise IntentFileError(f"{where}.responses.{lang}: needs a template that uses only the "
+                                      f"required slots ({only}), so that one can always be said")
+        intents[intent_name] = IntentDialogue(responses, tuple(required), prompts, all_slots)
+
+    for lang in sorted({lang for entry in intents.values() for lang in entry.responses}):
+        if lang not in fallback:
+            raise IntentFileError(f"fallback.{lang}: missing (the intents have {lang} responses, so a text "
+                                  f"is needed for when nothing matched)")
+    return DialogueTables(greeting, fallback, intents, _spoken_values(doc, domain), *_value_kinds(doc))
+
+
+def _mapping(value: Any, where: str, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise IntentFileError(f"{where}: expected a mapping of {what}")
+    return {str(k): v for k, v in value.items()}
+
+
+def _value_kinds(doc: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    times, numbers = set(), set()
+    for list_name, spec in (doc.get("lists") or {}).items():
+        kind = spec.get("type", "text" if "values" in spec else None)
+        if kind == "time":
+            times.add(list_name)
+        elif kind == "number" or "range" in spec:
+            numbers.add(list_name)
+    return frozenset(times), frozenset(numbers)
+
+
+def _spoken_values(doc: Mapping[str, Any], domain: Domain) -> dict[str, dict[str, dict[str, str]]]:
+    """language -> list -> value -> words: a value's ``say`` (the first one given), else its
+    ``in`` when that is plain text (no template syntax; the first such entry)."""
+    spoken: dict[str, dict[str, dict[str, str]]] = {}
+    for list_name, spec in (doc.get("lists") or {}).items():
+        values = spec.get("values") if isinstance(spec, Mapping) else None
+        if not isinstance(values, Mapping):
+            continue
+        for lang, items in values.items():
+            lang = str(lang)
+            if lang not in domain.languages or not isinstance(items, list):
+                continue
+            table = spoken.setdefault(lang, {}).setdefault(list_name, {})
+            plain: dict[str, str] = {}
+            for i, item in enumerate(items):
+                if isinstance(item, str):
+                    text_in, out, say = item, None, None
+                elif isinstance(item, Mapping):
+                    text_in, out, say = item.get("in"), item.get("out"), item.get("say")
+                else:
+                    continue
+                text_in = " ".join(str(text_in).split())
+                out = text_in if out is None else str(out)
+                if say is not None:
+                    if not isinstance(say, str) or not say.strip():
+                        raise IntentFileError(f"lists.{list_name}.values.{lang}[{i}].say: "
+                                              f"expected a non-empty string, got {say!r}")
+                    table.setdefault(out, " ".join(say.split()))
+                elif not set(text_in) & _TEMPLATE_CHARS:
+                    plain.setdefault(out, text_in)
+            for out, text_in in plain.items():
+                table.setdefault(out, text_in)
+    return spoken

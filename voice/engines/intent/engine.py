@@ -19,14 +19,13 @@ import numpy as np
 from ...core.errors import InvalidArgument
 from ...core.languages import resolve_language
 from .corpus import Domain
-from .domainfile import load_domain
+from .domainfile import DEFAULT_INTENTS_FILE, load_domain
 from .model import LanguageModel, TrainConfig, train_language
 from ...core.intents import NONE_INTENT, IntentInfo, IntentResult
 
 _LOGGER = logging.getLogger(__name__)
 
 MODEL_VERSION = "4"
-DEFAULT_INTENTS_FILE = Path(__file__).parent / "domains" / "call_centre.yaml"
 MAX_TEXT_CHARS = 2000
 
 
