@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--config", dest="sub_config", help="TOML config file")
+    s.add_argument("--audiosocket", metavar="HOST:PORT", help="also serve Asterisk AudioSocket calls here")
+    s.add_argument("--http-port", type=int, help="also serve HTTP/WebSocket doors (Twilio media streams) here")
+    s.add_argument("--reply-webhook", metavar="URL", help="POST each caller turn here; its body is the reply")
 
     t = sub.add_parser("transcribe", help="transcribe audio files locally (no server)")
     t.add_argument("files", nargs="+", metavar="FILE")
@@ -165,12 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     try:
         config = load_config(getattr(args, "sub_config", None) or args.config,
-                             host=getattr(args, "host", None), port=getattr(args, "port", None))
+                             host=getattr(args, "host", None), port=getattr(args, "port", None),
+                             audiosocket=getattr(args, "audiosocket", None), http_port=getattr(args, "http_port", None),
+                             reply_webhook=getattr(args, "reply_webhook", None))
     except ConfigError as exc:
         print(f"voice: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        from .api.grpc.server import serve
+        from .api.runner import serve
 
         asyncio.run(serve(config))
         return 0

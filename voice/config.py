@@ -162,6 +162,8 @@ class ConversationConfigDefaults:
     webhook_timeout_s: float = 10.0
     # caller speech this long over an interruptible reply stops it (barge-in)
     barge_in_min_speech_ms: int = 150
+    # language of bridged phone calls (AudioSocket; a Twilio stream may pass its own); "" = detect
+    language: str = ""
 
     def validate(self) -> None:
         if self.reply_webhook and not self.reply_webhook.startswith(("http://", "https://")):

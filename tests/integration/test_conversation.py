@@ -260,3 +260,27 @@ def test_webhook_reply_source(engine, status):
         assert spoken == "Let me find an agent for you, please stay on the line."
     else:  # a failing webhook: the domain's fallback, never silence
         assert spoken and spoken in " ".join(engine.dialogue.fallback["en"])
+
+
+@pytest.mark.parametrize("mode", ["semantic", "silence"])
+def test_turn_detection(service, engine, mode):
+    """With the turn model, a finished sentence ends the turn before the silence rule could
+    (the model is asked 200 ms into the pause); with silence alone, only after 600 ms of it."""
+    assert engine.turn is not None, "tools/fetch_smart_turn.py installs the model (make does)"
+
+    async def main():
+        caller = Caller([Say(audio(QUESTION)), Silence(0.3), WaitFor(is_final), Silence(0.2)])
+        async with service.conversation.open() as call:
+            async for event in call.run(phone(reply_source="none", turn_detection=mode), caller.inputs()):
+                caller.hear(event)
+        return caller, call.turn_scores
+
+    caller, scores = asyncio.run(main())
+    ended = next(r for r in caller.of(t.SpeechEvent) if r.event.kind is t.SpeechEventKind.ENDED)
+    waited = ended.time - ended.event.time  # silence heard before the turn ended
+    if mode == "semantic":
+        assert scores and scores[0] >= 0.5 and waited < 0.6
+    else:
+        assert not scores and waited >= 0.6
+    final = next(r.event for r in caller.events if is_final(r.event))
+    assert final.intent.intent == "talk_to_agent"

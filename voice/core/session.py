@@ -182,6 +182,25 @@ class RecognitionSession:
             events += self._close(self._pending_end)
         return events
 
+    def end_turn(self) -> list[SessionEvent]:
+        """The speaker has finished (a turn model says so) though the silence rule has not
+        fired yet: end the open utterance where its speech ended, exactly as the silence rule
+        would have (so a speculative final already running for it is used)."""
+        if self.finished or self._pending_end is not None or not self._endpointer.in_speech:
+            return []
+        events: list[SessionEvent] = []
+        for boundary in self._endpointer.force_end(at_last_voice=True):
+            events += self._boundary(boundary)
+        if self._pending_end is not None and self._buffer.end >= self._pending_end.frame * FRAME_SAMPLES + self._tail:
+            events += self._close(self._pending_end)
+        return events
+
+    def open_audio(self) -> np.ndarray:
+        """The open utterance's audio so far (empty outside speech), 16 kHz float32."""
+        if self._utt_audio_start is None:
+            return np.zeros(0, np.float32)
+        return self._buffer.slice(self._utt_audio_start, self._buffer.end)
+
     def set_interim_interval(self, seconds: float) -> None:
         """Adapt the interim cadence (the servicer slows it under load)."""
         self._interim_step = int(seconds * SAMPLE_RATE)

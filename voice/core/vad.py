@@ -131,11 +131,12 @@ class Endpointer:
             j -= 1
         return self._utt_start + (j + 1 + end) // 2
 
-    def force_end(self) -> list[Boundary]:
-        """Close the open utterance now (client-forced end of utterance)."""
+    def force_end(self, at_last_voice: bool = False) -> list[Boundary]:
+        """Close the open utterance now (client-forced end of utterance); with
+        ``at_last_voice``, where its speech ended (as the silence rule would have)."""
         out: list[Boundary] = []
         if self.in_speech:
-            self._close(self.frames, out)
+            self._close(self._last_voiced_end if at_last_voice else self.frames, out)
         return out
 
     def _close(self, end: int, out: list[Boundary]) -> None:

@@ -56,6 +56,7 @@ class SpeechEngine:
         self._nlu_pool = ThreadPoolExecutor(1, thread_name_prefix="intent")
         self.intents = None  # voice.engines.intent.IntentEngine once loaded (None when disabled)
         self.dialogue = None  # voice.core.dialogue.DialogueTables of the same intents file
+        self.turn = None  # voice.engines.turn.SmartTurn once loaded (None: not installed)
         self.catalogue = self._build_catalogue()
         self.ready = threading.Event()
 
@@ -95,6 +96,7 @@ class SpeechEngine:
         rec.transcribe((rng.standard_normal(SAMPLE_RATE) * 0.01).astype(np.float32), DecodeOptions(language="en", beam_size=1))
         self.synthesizer(self.catalogue.default).render("Ready.")
         self.load_intents()
+        self.load_turn_model()
         self.ready.set()
         _LOGGER.info("Engine ready in %.1f s (device %s/%s)", time.monotonic() - t0, self.device.device, self.device.compute_type)
 
@@ -114,8 +116,21 @@ class SpeechEngine:
         # the conversation's replies (greeting, responses, slot prompts, fallback) from the same file
         self.dialogue = load_dialogue(path)
 
+    def load_turn_model(self) -> None:
+        """smart-turn v3.2 (semantic end of turn for conversations) when it is installed in the
+        cache (`tools/fetch_smart_turn.py`, run by `make`); else turns end on silence alone."""
+        from ..engines.turn import SmartTurn, find_model
+
+        path = find_model(self.config.cache_dir)
+        if path is None:
+            _LOGGER.info("smart-turn model not in %s: conversation turns end on silence alone", self.config.cache_dir)
+            return
+        self.turn = SmartTurn(path, threads=1)
+        self.turn.predict(np.zeros(SAMPLE_RATE, np.float32))  # warm
+
     async def run_nlu(self, fn, *args):
-        """Run an intent step (``self.intents.understand`` and the like) in its own thread."""
+        """Run an intent or turn-model step (``self.intents.understand``, ``self.turn.predict``)
+        in their own thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._nlu_pool, fn, *args)
 

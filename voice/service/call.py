@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 REALTIME_LEAD_S = 0.04  # reply audio handed out ahead of playback with realtime pacing
+# semantic turns: the turn model is asked after this much silence, then again at these steps
+TURN_CHECKS_S = (0.2, 0.45, 0.75)
+TURN_COMPLETE = 0.5  # smart-turn's probability that the caller has finished
 MAX_OUTPUTS = 256
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 END_OF_TURN_DIGIT = "#"
@@ -126,6 +129,8 @@ class ConversationCall:
         self._speaking = asyncio.Lock()
         self._replies: set[asyncio.Task] = set()
         self._turns = 0
+        self._turn_asked: dict[tuple[int, float], int] = {}
+        self.turn_scores: list[float] = []  # the turn model's answers (benchmarks read them)
         self._dtmf = ""
         self._out: asyncio.Queue = asyncio.Queue(MAX_OUTPUTS)
         self._error: InvalidArgument | None = None
@@ -211,6 +216,24 @@ class ConversationCall:
         await self.driver.push(kernels.float32_to_int16(audio).tobytes())
         self._advance()
         await self._check_barge()
+        if self._p.semantic_turns:
+            await self._check_turn()
+
+    async def _check_turn(self) -> None:
+        """Ask the turn model whether the caller has finished, at a few points of a pause."""
+        session = self.driver.session
+        if not session.in_utterance:
+            return
+        key = (session.utterance_index, session.last_speech_end)
+        asked = self._turn_asked.get(key, 0)
+        if asked >= len(TURN_CHECKS_S) or session.trailing_silence < TURN_CHECKS_S[asked]:
+            return
+        self._turn_asked = {key: asked + 1}
+        engine = self._service.engine
+        complete = await engine.run_nlu(engine.turn.predict, session.open_audio())
+        self.turn_scores.append(complete)
+        if complete >= TURN_COMPLETE and session.in_utterance and (session.utterance_index, session.last_speech_end) == key:
+            await self.driver.end_turn()
 
     async def _digit(self, digit: str) -> None:
         if len(digit) != 1 or digit.upper() not in DTMF_DIGITS:

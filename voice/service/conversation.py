@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from .synthesis import SynthesisService
 
 REALTIME_FRAME_MS = 20
+# with semantic turns, silence alone ends a turn only after this long (a pause mid-sentence)
+HOLD_SILENCE_MS = 1200
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class PreparedConversation:
     min_speech_s: float
     frame_ms: int
     pacing: Pacing
+    semantic_turns: bool  # the turn model ends turns (see voice.service.call: turn checks)
 
 
 class ConversationService:
@@ -75,9 +78,17 @@ class ConversationService:
         """Check ``config``; errors name ``config.<field>``."""
         encoding = parse_encoding(config.input_encoding, "config.input_encoding")
         rate = check_rate(config.input_sample_rate_hertz, "config.input_sample_rate_hertz")
+        if config.turn_detection not in ("", "semantic", "silence"):
+            raise InvalidArgument("config.turn_detection", f"must be semantic or silence, got {config.turn_detection!r}")
+        if config.turn_detection == "semantic" and self.engine.turn is None:
+            raise InvalidArgument("config.turn_detection", "this server has no turn model (tools/fetch_smart_turn.py)")
+        semantic = config.turn_detection != "silence" and self.engine.turn is not None
+        endpointing = config.endpointing
+        if semantic and endpointing.trailing_silence_ms is None:  # the model ends turns; silence holds pauses
+            endpointing = replace(endpointing, trailing_silence_ms=HOLD_SILENCE_MS)
         recognition = self.recognition.prepare(RecognitionConfig(
             encoding=Encoding.LINEAR16.value, sample_rate_hertz=SAMPLE_RATE, language_code=config.language_code,
-            alternative_language_codes=config.alternative_language_codes, endpointing=config.endpointing,
+            alternative_language_codes=config.alternative_language_codes, endpointing=endpointing,
             model=config.model, phrase_hints=config.phrase_hints,
             enable_intent=config.enable_intent and self.engine.intents is not None,
         ), interim_results=config.interim_results)
@@ -103,7 +114,7 @@ class ConversationService:
         if not 20 <= min_speech_ms <= 3000:
             raise InvalidArgument("config.barge_in.min_speech_ms", f"must be between 20 and 3000, got {min_speech_ms}")
         return PreparedConversation(recognition, encoding, rate, reply, source, min_speech_ms / 1000, frame_ms,
-                                    config.pacing)
+                                    config.pacing, semantic)
 
     def open(self) -> ConversationCall:
         """Admit a call now, before its config is awaited (see ``open_stream``)."""

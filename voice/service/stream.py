@@ -99,6 +99,10 @@ class StreamDriver:
         if flush:
             await self._handle(self.session.flush())
 
+    async def end_turn(self) -> None:
+        """End the open utterance where its speech ended (a turn model decided it is over)."""
+        await self._handle(self.session.end_turn())
+
     async def finish(self) -> None:
         """End of input: close the open utterance; outputs() ends after its final."""
         await self._handle(self.session.finish())

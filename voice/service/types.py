@@ -189,6 +189,10 @@ class ConversationConfig:
     pacing: Pacing = Pacing.BUFFERED
     output_chunk_ms: int = 0  # 0 = 20 ms when REALTIME, else the synthesis default
     echo_cancellation: bool = True
+    # "semantic": a turn model ends the caller's turn as soon as they have finished (and holds
+    # it through a mid-sentence pause), silence as the fallback; "silence": the silence rule
+    # alone; "" = semantic when the server has the model
+    turn_detection: str = ""
 
 
 @dataclass(frozen=True)

@@ -26,43 +26,43 @@ from voice_api.v1 import audio_pb2 as voice__api_dot_v1_dot_audio__pb2
 from voice_api.v1 import recognizer_pb2 as voice__api_dot_v1_dot_recognizer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvoice_api/v1/conversation.proto\x12\x08voice.v1\x1a\x18voice_api/v1/audio.proto\x1a\x1dvoice_api/v1/recognizer.proto\"8\n\rBargeInConfig\x12\x10\n\x08\x64isabled\x18\x01 \x01(\x08\x12\x15\n\rmin_speech_ms\x18\x02 \x01(\x05\"\xe9\x04\n\x12\x43onversationConfig\x12/\n\x0einput_encoding\x18\x01 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x1f\n\x17input_sample_rate_hertz\x18\x02 \x01(\x05\x12\x30\n\x0foutput_encoding\x18\x03 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12 \n\x18output_sample_rate_hertz\x18\x04 \x01(\x05\x12\r\n\x05voice\x18\x05 \x01(\t\x12\x15\n\rlanguage_code\x18\x06 \x01(\t\x12\"\n\x1a\x61lternative_language_codes\x18\x07 \x03(\t\x12\x30\n\x0b\x65ndpointing\x18\x08 \x01(\x0b\x32\x1b.voice.v1.EndpointingConfig\x12\x17\n\x0f\x64isable_intents\x18\t \x01(\x08\x12\x17\n\x0finterim_results\x18\n \x01(\x08\x12\x14\n\x0cphrase_hints\x18\x0b \x03(\t\x12\r\n\x05model\x18\x0c \x01(\t\x12)\n\x08\x62\x61rge_in\x18\r \x01(\x0b\x32\x17.voice.v1.BargeInConfig\x12+\n\x0creply_source\x18\x0e \x01(\x0e\x32\x15.voice.v1.ReplySource\x12\x13\n\x0bno_greeting\x18\x0f \x01(\x08\x12\x0f\n\x07\x63\x61ll_id\x18\x10 \x01(\t\x12 \n\x06pacing\x18\x11 \x01(\x0e\x32\x10.voice.v1.Pacing\x12\x17\n\x0foutput_chunk_ms\x18\x12 \x01(\x05\x12!\n\x19\x64isable_echo_cancellation\x18\x13 \x01(\x08\"H\n\tReplyText\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x14\n\x0c\x65nd_of_reply\x18\x02 \x01(\x08\x12\x17\n\x0funinterruptible\x18\x03 \x01(\x08\"\r\n\x0b\x43\x61ncelReply\" \n\x0cPlaybackMark\x12\x10\n\x08played_s\x18\x01 \x01(\x01\"\x89\x02\n\x0f\x43onverseRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.voice.v1.ConversationConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12)\n\nreply_text\x18\x03 \x01(\x0b\x32\x13.voice.v1.ReplyTextH\x00\x12-\n\x0c\x63\x61ncel_reply\x18\x04 \x01(\x0b\x32\x15.voice.v1.CancelReplyH\x00\x12\x0f\n\x05\x66lush\x18\x05 \x01(\x08H\x00\x12/\n\rplayback_mark\x18\x06 \x01(\x0b\x32\x16.voice.v1.PlaybackMarkH\x00\x12\x0e\n\x04\x64tmf\x18\x07 \x01(\tH\x00\x42\t\n\x07request\"l\n\x0cReplyStarted\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12%\n\x06source\x18\x02 \x01(\x0e\x32\x15.voice.v1.ReplySource\x12\x15\n\rinterruptible\x18\x03 \x01(\x08\x12\x0c\n\x04text\x18\x04 \x01(\t\"-\n\x0bReplySpoken\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x93\x01\n\nReplyAudio\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12\x15\n\raudio_content\x18\x02 \x01(\x0c\x12)\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x04 \x01(\x05\x12\x16\n\x0e\x61udio_offset_s\x18\x05 \x01(\x01\"Z\n\x07\x42\x61rgeIn\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12\x10\n\x08played_s\x18\x02 \x01(\x01\x12\x13\n\x0bspoken_text\x18\x03 \x01(\t\x12\x16\n\x0espeech_onset_s\x18\x04 \x01(\x01\"Z\n\nReplyEnded\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12\x13\n\x0binterrupted\x18\x02 \x01(\x08\x12\x10\n\x08played_s\x18\x03 \x01(\x01\x12\x13\n\x0bspoken_text\x18\x04 \x01(\t\"%\n\x04\x44tmf\x12\r\n\x05\x64igit\x18\x01 \x01(\t\x12\x0e\n\x06time_s\x18\x02 \x01(\x01\"\xd9\x02\n\x10\x43onverseResponse\x12;\n\x0brecognition\x18\x01 \x01(\x0b\x32$.voice.v1.StreamingRecognizeResponseH\x00\x12/\n\rreply_started\x18\x02 \x01(\x0b\x32\x16.voice.v1.ReplyStartedH\x00\x12-\n\x0creply_spoken\x18\x03 \x01(\x0b\x32\x15.voice.v1.ReplySpokenH\x00\x12+\n\x0breply_audio\x18\x04 \x01(\x0b\x32\x14.voice.v1.ReplyAudioH\x00\x12%\n\x08\x62\x61rge_in\x18\x05 \x01(\x0b\x32\x11.voice.v1.BargeInH\x00\x12+\n\x0breply_ended\x18\x06 \x01(\x0b\x32\x14.voice.v1.ReplyEndedH\x00\x12\x1e\n\x04\x64tmf\x18\x07 \x01(\x0b\x32\x0e.voice.v1.DtmfH\x00\x42\x07\n\x05\x65vent*_\n\x0bReplySource\x12\x1c\n\x18REPLY_SOURCE_UNSPECIFIED\x10\x00\x12\x0b\n\x07INTENTS\x10\x01\x12\n\n\x06\x43LIENT\x10\x02\x12\x0b\n\x07WEBHOOK\x10\x03\x12\x0c\n\x08NO_REPLY\x10\x04*<\n\x06Pacing\x12\x16\n\x12PACING_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x42UFFERED\x10\x01\x12\x0c\n\x08REALTIME\x10\x02\x32U\n\x0c\x43onversation\x12\x45\n\x08\x43onverse\x12\x19.voice.v1.ConverseRequest\x1a\x1a.voice.v1.ConverseResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvoice_api/v1/conversation.proto\x12\x08voice.v1\x1a\x18voice_api/v1/audio.proto\x1a\x1dvoice_api/v1/recognizer.proto\"8\n\rBargeInConfig\x12\x10\n\x08\x64isabled\x18\x01 \x01(\x08\x12\x15\n\rmin_speech_ms\x18\x02 \x01(\x05\"\x81\x05\n\x12\x43onversationConfig\x12/\n\x0einput_encoding\x18\x01 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x1f\n\x17input_sample_rate_hertz\x18\x02 \x01(\x05\x12\x30\n\x0foutput_encoding\x18\x03 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12 \n\x18output_sample_rate_hertz\x18\x04 \x01(\x05\x12\r\n\x05voice\x18\x05 \x01(\t\x12\x15\n\rlanguage_code\x18\x06 \x01(\t\x12\"\n\x1a\x61lternative_language_codes\x18\x07 \x03(\t\x12\x30\n\x0b\x65ndpointing\x18\x08 \x01(\x0b\x32\x1b.voice.v1.EndpointingConfig\x12\x17\n\x0f\x64isable_intents\x18\t \x01(\x08\x12\x17\n\x0finterim_results\x18\n \x01(\x08\x12\x14\n\x0cphrase_hints\x18\x0b \x03(\t\x12\r\n\x05model\x18\x0c \x01(\t\x12)\n\x08\x62\x61rge_in\x18\r \x01(\x0b\x32\x17.voice.v1.BargeInConfig\x12+\n\x0creply_source\x18\x0e \x01(\x0e\x32\x15.voice.v1.ReplySource\x12\x13\n\x0bno_greeting\x18\x0f \x01(\x08\x12\x0f\n\x07\x63\x61ll_id\x18\x10 \x01(\t\x12 \n\x06pacing\x18\x11 \x01(\x0e\x32\x10.voice.v1.Pacing\x12\x17\n\x0foutput_chunk_ms\x18\x12 \x01(\x05\x12!\n\x19\x64isable_echo_cancellation\x18\x13 \x01(\x08\x12\x16\n\x0eturn_detection\x18\x14 \x01(\t\"H\n\tReplyText\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x14\n\x0c\x65nd_of_reply\x18\x02 \x01(\x08\x12\x17\n\x0funinterruptible\x18\x03 \x01(\x08\"\r\n\x0b\x43\x61ncelReply\" \n\x0cPlaybackMark\x12\x10\n\x08played_s\x18\x01 \x01(\x01\"\x89\x02\n\x0f\x43onverseRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1c.voice.v1.ConversationConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12)\n\nreply_text\x18\x03 \x01(\x0b\x32\x13.voice.v1.ReplyTextH\x00\x12-\n\x0c\x63\x61ncel_reply\x18\x04 \x01(\x0b\x32\x15.voice.v1.CancelReplyH\x00\x12\x0f\n\x05\x66lush\x18\x05 \x01(\x08H\x00\x12/\n\rplayback_mark\x18\x06 \x01(\x0b\x32\x16.voice.v1.PlaybackMarkH\x00\x12\x0e\n\x04\x64tmf\x18\x07 \x01(\tH\x00\x42\t\n\x07request\"l\n\x0cReplyStarted\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12%\n\x06source\x18\x02 \x01(\x0e\x32\x15.voice.v1.ReplySource\x12\x15\n\rinterruptible\x18\x03 \x01(\x08\x12\x0c\n\x04text\x18\x04 \x01(\t\"-\n\x0bReplySpoken\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\"\x93\x01\n\nReplyAudio\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12\x15\n\raudio_content\x18\x02 \x01(\x0c\x12)\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x04 \x01(\x05\x12\x16\n\x0e\x61udio_offset_s\x18\x05 \x01(\x01\"Z\n\x07\x42\x61rgeIn\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12\x10\n\x08played_s\x18\x02 \x01(\x01\x12\x13\n\x0bspoken_text\x18\x03 \x01(\t\x12\x16\n\x0espeech_onset_s\x18\x04 \x01(\x01\"Z\n\nReplyEnded\x12\x10\n\x08reply_id\x18\x01 \x01(\x05\x12\x13\n\x0binterrupted\x18\x02 \x01(\x08\x12\x10\n\x08played_s\x18\x03 \x01(\x01\x12\x13\n\x0bspoken_text\x18\x04 \x01(\t\"%\n\x04\x44tmf\x12\r\n\x05\x64igit\x18\x01 \x01(\t\x12\x0e\n\x06time_s\x18\x02 \x01(\x01\"\xd9\x02\n\x10\x43onverseResponse\x12;\n\x0brecognition\x18\x01 \x01(\x0b\x32$.voice.v1.StreamingRecognizeResponseH\x00\x12/\n\rreply_started\x18\x02 \x01(\x0b\x32\x16.voice.v1.ReplyStartedH\x00\x12-\n\x0creply_spoken\x18\x03 \x01(\x0b\x32\x15.voice.v1.ReplySpokenH\x00\x12+\n\x0breply_audio\x18\x04 \x01(\x0b\x32\x14.voice.v1.ReplyAudioH\x00\x12%\n\x08\x62\x61rge_in\x18\x05 \x01(\x0b\x32\x11.voice.v1.BargeInH\x00\x12+\n\x0breply_ended\x18\x06 \x01(\x0b\x32\x14.voice.v1.ReplyEndedH\x00\x12\x1e\n\x04\x64tmf\x18\x07 \x01(\x0b\x32\x0e.voice.v1.DtmfH\x00\x42\x07\n\x05\x65vent*_\n\x0bReplySource\x12\x1c\n\x18REPLY_SOURCE_UNSPECIFIED\x10\x00\x12\x0b\n\x07INTENTS\x10\x01\x12\n\n\x06\x43LIENT\x10\x02\x12\x0b\n\x07WEBHOOK\x10\x03\x12\x0c\n\x08NO_REPLY\x10\x04*<\n\x06Pacing\x12\x16\n\x12PACING_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x42UFFERED\x10\x01\x12\x0c\n\x08REALTIME\x10\x02\x32U\n\x0c\x43onversation\x12\x45\n\x08\x43onverse\x12\x19.voice.v1.ConverseRequest\x1a\x1a.voice.v1.ConverseResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'voice_api.v1.conversation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPLYSOURCE']._serialized_start=2049
-  _globals['_REPLYSOURCE']._serialized_end=2144
-  _globals['_PACING']._serialized_start=2146
-  _globals['_PACING']._serialized_end=2206
+  _globals['_REPLYSOURCE']._serialized_start=2073
+  _globals['_REPLYSOURCE']._serialized_end=2168
+  _globals['_PACING']._serialized_start=2170
+  _globals['_PACING']._serialized_end=2230
   _globals['_BARGEINCONFIG']._serialized_start=102
   _globals['_BARGEINCONFIG']._serialized_end=158
   _globals['_CONVERSATIONCONFIG']._serialized_start=161
-  _globals['_CONVERSATIONCONFIG']._serialized_end=778
-  _globals['_REPLYTEXT']._serialized_start=780
-  _globals['_REPLYTEXT']._serialized_end=852
-  _globals['_CANCELREPLY']._serialized_start=854
-  _globals['_CANCELREPLY']._serialized_end=867
-  _globals['_PLAYBACKMARK']._serialized_start=869
-  _globals['_PLAYBACKMARK']._serialized_end=901
-  _globals['_CONVERSEREQUEST']._serialized_start=904
-  _globals['_CONVERSEREQUEST']._serialized_end=1169
-  _globals['_REPLYSTARTED']._serialized_start=1171
-  _globals['_REPLYSTARTED']._serialized_end=1279
-  _globals['_REPLYSPOKEN']._serialized_start=1281
-  _globals['_REPLYSPOKEN']._serialized_end=1326
-  _globals['_REPLYAUDIO']._serialized_start=1329
-  _globals['_REPLYAUDIO']._serialized_end=1476
-  _globals['_BARGEIN']._serialized_start=1478
-  _globals['_BARGEIN']._serialized_end=1568
-  _globals['_REPLYENDED']._serialized_start=1570
-  _globals['_REPLYENDED']._serialized_end=1660
-  _globals['_DTMF']._serialized_start=1662
-  _globals['_DTMF']._serialized_end=1699
-  _globals['_CONVERSERESPONSE']._serialized_start=1702
-  _globals['_CONVERSERESPONSE']._serialized_end=2047
-  _globals['_CONVERSATION']._serialized_start=2208
-  _globals['_CONVERSATION']._serialized_end=2293
+  _globals['_CONVERSATIONCONFIG']._serialized_end=802
+  _globals['_REPLYTEXT']._serialized_start=804
+  _globals['_REPLYTEXT']._serialized_end=876
+  _globals['_CANCELREPLY']._serialized_start=878
+  _globals['_CANCELREPLY']._serialized_end=891
+  _globals['_PLAYBACKMARK']._serialized_start=893
+  _globals['_PLAYBACKMARK']._serialized_end=925
+  _globals['_CONVERSEREQUEST']._serialized_start=928
+  _globals['_CONVERSEREQUEST']._serialized_end=1193
+  _globals['_REPLYSTARTED']._serialized_start=1195
+  _globals['_REPLYSTARTED']._serialized_end=1303
+  _globals['_REPLYSPOKEN']._serialized_start=1305
+  _globals['_REPLYSPOKEN']._serialized_end=1350
+  _globals['_REPLYAUDIO']._serialized_start=1353
+  _globals['_REPLYAUDIO']._serialized_end=1500
+  _globals['_BARGEIN']._serialized_start=1502
+  _globals['_BARGEIN']._serialized_end=1592
+  _globals['_REPLYENDED']._serialized_start=1594
+  _globals['_REPLYENDED']._serialized_end=1684
+  _globals['_DTMF']._serialized_start=1686
+  _globals['_DTMF']._serialized_end=1723
+  _globals['_CONVERSERESPONSE']._serialized_start=1726
+  _globals['_CONVERSERESPONSE']._serialized_end=2071
+  _globals['_CONVERSATION']._serialized_start=2232
+  _globals['_CONVERSATION']._serialized_end=2317
 # @@protoc_insertion_point(module_scope)

@@ -40,7 +40,7 @@ class BargeInConfig(_message.Message):
     def __init__(self, disabled: _Optional[bool] = ..., min_speech_ms: _Optional[int] = ...) -> None: ...
 
 class ConversationConfig(_message.Message):
-    __slots__ = ("input_encoding", "input_sample_rate_hertz", "output_encoding", "output_sample_rate_hertz", "voice", "language_code", "alternative_language_codes", "endpointing", "disable_intents", "interim_results", "phrase_hints", "model", "barge_in", "reply_source", "no_greeting", "call_id", "pacing", "output_chunk_ms", "disable_echo_cancellation")
+    __slots__ = ("input_encoding", "input_sample_rate_hertz", "output_encoding", "output_sample_rate_hertz", "voice", "language_code", "alternative_language_codes", "endpointing", "disable_intents", "interim_results", "phrase_hints", "model", "barge_in", "reply_source", "no_greeting", "call_id", "pacing", "output_chunk_ms", "disable_echo_cancellation", "turn_detection")
     INPUT_ENCODING_FIELD_NUMBER: _ClassVar[int]
     INPUT_SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_ENCODING_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,7 @@ class ConversationConfig(_message.Message):
     PACING_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_CHUNK_MS_FIELD_NUMBER: _ClassVar[int]
     DISABLE_ECHO_CANCELLATION_FIELD_NUMBER: _ClassVar[int]
+    TURN_DETECTION_FIELD_NUMBER: _ClassVar[int]
     input_encoding: _audio_pb2.AudioEncoding
     input_sample_rate_hertz: int
     output_encoding: _audio_pb2.AudioEncoding
@@ -79,7 +80,8 @@ class ConversationConfig(_message.Message):
     pacing: Pacing
     output_chunk_ms: int
     disable_echo_cancellation: bool
-    def __init__(self, input_encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., input_sample_rate_hertz: _Optional[int] = ..., output_encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., output_sample_rate_hertz: _Optional[int] = ..., voice: _Optional[str] = ..., language_code: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., endpointing: _Optional[_Union[_recognizer_pb2.EndpointingConfig, _Mapping]] = ..., disable_intents: _Optional[bool] = ..., interim_results: _Optional[bool] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., barge_in: _Optional[_Union[BargeInConfig, _Mapping]] = ..., reply_source: _Optional[_Union[ReplySource, str]] = ..., no_greeting: _Optional[bool] = ..., call_id: _Optional[str] = ..., pacing: _Optional[_Union[Pacing, str]] = ..., output_chunk_ms: _Optional[int] = ..., disable_echo_cancellation: _Optional[bool] = ...) -> None: ...
+    turn_detection: str
+    def __init__(self, input_encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., input_sample_rate_hertz: _Optional[int] = ..., output_encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., output_sample_rate_hertz: _Optional[int] = ..., voice: _Optional[str] = ..., language_code: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., endpointing: _Optional[_Union[_recognizer_pb2.EndpointingConfig, _Mapping]] = ..., disable_intents: _Optional[bool] = ..., interim_results: _Optional[bool] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., barge_in: _Optional[_Union[BargeInConfig, _Mapping]] = ..., reply_source: _Optional[_Union[ReplySource, str]] = ..., no_greeting: _Optional[bool] = ..., call_id: _Optional[str] = ..., pacing: _Optional[_Union[Pacing, str]] = ..., output_chunk_ms: _Optional[int] = ..., disable_echo_cancellation: _Optional[bool] = ..., turn_detection: _Optional[str] = ...) -> None: ...
 
 class ReplyText(_message.Message):
     __slots__ = ("text", "end_of_reply", "uninterruptible")

@@ -232,6 +232,7 @@ def conversation_config_from_pb(pb: conversation_pb2.ConversationConfig) -> t.Co
         pacing=_PACING.get(pb.pacing, t.Pacing.BUFFERED),
         output_chunk_ms=pb.output_chunk_ms,
         echo_cancellation=not pb.disable_echo_cancellation,
+        turn_detection=pb.turn_detection,
     )
 
 

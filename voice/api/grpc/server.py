@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 
 import grpc
 from grpc_health.v1 import health, health_pb2
@@ -46,10 +45,10 @@ SERVICE_NAMES = tuple(s.full_name for s in SERVICES)
 class VoiceServer:
     """One grpc.aio server around one engine. ``start()`` returns the bound port."""
 
-    def __init__(self, config: Config, engine: SpeechEngine | None = None):
+    def __init__(self, config: Config, engine: SpeechEngine | None = None, service: VoiceService | None = None):
         self.config = config
         self.engine = engine or SpeechEngine(config)
-        self.service = VoiceService(self.engine, config)
+        self.service = service or VoiceService(self.engine, config)
         opts = [
             ("grpc.max_receive_message_length", config.server.max_message_bytes),
             ("grpc.max_send_message_length", config.server.max_message_bytes),
@@ -102,18 +101,3 @@ class VoiceServer:
             self._load_task.cancel()
         await self.service.close()
         await asyncio.to_thread(self.engine.close)  # waits for running decodes: off the loop
-
-
-async def serve(config: Config) -> None:
-    """Run until SIGTERM / SIGINT, then stop with the configured grace period."""
-    server = VoiceServer(config)
-    await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    # SIGUSR1: log the decode counters as one JSON line (benchmarks read it)
-    loop.add_signal_handler(signal.SIGUSR1, lambda: _LOGGER.warning("stats %s", json.dumps(server.engine.stats())))
-    await stop.wait()
-    _LOGGER.info("Stopping (grace %.1f s)", config.server.grace_period_s)
-    await server.stop()
