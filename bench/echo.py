@@ -35,11 +35,11 @@ import time
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-import numpy as np  # noqa: E402
-from scipy import signal  # noqa: E402
+import numpy as np
+from scipy import signal
 
-import kernels  # noqa: E402
-from kernels import EchoCanceller  # noqa: E402
+import kernels
+from kernels import EchoCanceller
 
 FS = 16000
 CHUNK = 320  # 20 ms
@@ -170,7 +170,7 @@ def main():
         print(f"  {what} vs {reference}: {'-' if per_ref is None else f'{per_ref * 1e3:.2f}'} / "
               f"{per_ours * 1e3:.2f} ms per s of audio", file=sys.stderr)
 
-    ours = lambda: run_stream(EchoCanceller, mic, far)  # noqa: E731
+    ours = lambda: run_stream(EchoCanceller, mic, far)
     # the numpy loop is slow: time it on the first second only, per second of audio
     n1 = FS
     t_np, t_ours1 = compare(lambda: run_stream(lambda: NumpyNLMS(delay, taps), mic[:n1], far[:n1]),
@@ -183,8 +183,8 @@ def main():
     row("EchoCanceller (16 ms filter, delay search, DTD), 20 ms chunks",
         "scipy lfilter, fixed 16 ms FIR (filtering only)", t_lf, t_ours, secs)
     for fms in (32.0, 64.0):
-        t_lf2, t_big = compare(lambda: run_stream(lambda: LfilterFIR(np.resize(h, int(fms * 16))), mic, far),
-                               lambda: run_stream(lambda: EchoCanceller(filter_ms=fms), mic, far), reps)
+        t_lf2, t_big = compare(lambda f=fms: run_stream(lambda: LfilterFIR(np.resize(h, int(f * 16))), mic, far),
+                               lambda f=fms: run_stream(lambda: EchoCanceller(filter_ms=f), mic, far), reps)
         row(f"EchoCanceller, filter_ms={fms:g}", f"scipy lfilter, fixed {fms:g} ms FIR", t_lf2, t_big, secs)
     quiet = np.zeros_like(mic)  # reference playing, no echo: delay search + wrapper, no NLMS
     _, t_est = compare(lambda: None, lambda: run_stream(EchoCanceller, quiet, far), reps)

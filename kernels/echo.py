@@ -33,9 +33,12 @@ Design
   (until ERLE, noise removed, >= 10 dB after >= 0.5 s of adaptation): a power Geigel test,
   mic power above ``-3 dB`` of the reference power over the filter's span (louder than an
   echo path with 6 dB loss or more, G.168's assumption). Converged stage: mic above the
-  reference (0 dB), or residual power above ``-10 dB`` of the echo estimate's power (plus
-  the noise floor): far more unexplained energy than the converged filter leaves. 10 ms
-  power averages, 60 ms hang-over. Detection lags the caller's onset by a few ms, so
+  reference (0 dB), or a residual test: residual power above the echo estimate's power
+  times ``max(-10 dB, 6 dB over this filter's usual residual-to-echo ratio)`` (plus the
+  noise floor) *and* mic power 1 dB over what this echo path usually returns for the
+  current reference power. The second condition tells a talker (who adds power) from sound
+  the filter has not learnt yet (which does not), so a half-converged long filter is not
+  frozen for good. 10 ms power averages, 60 ms hang-over. Detection lags the caller's onset by a few ms, so
   coefficient snapshots are kept every 8 ms (clean blocks only) and on an onset the filter
   is rolled back to the one taken 24 - 32 ms earlier. "Double talk" lasting over 4 s of
   reference activity is taken for an echo path change: back to the converging stage.
@@ -78,9 +81,12 @@ _FLOOR_MS = 1e-6
 #: Pre-emphasis coefficient of the adaptation (whitening).
 _PREEMPH = 0.9
 #: Double-talk thresholds (dB of 10 ms power): residual over echo estimate (converged
-#: stage), mic over reference over the filter's span (converging / converged stage);
-#: hang-over after the last detection.
+#: stage; at least ``_DT_RESIDUAL_MARGIN_DB`` over the filter's usual residual-to-echo
+#: ratio, so a filter that is still improving is not frozen), mic over reference over the
+#: filter's span (converging / converged stage); hang-over after the last detection.
 _DT_RESIDUAL_DB = -10.0
+_DT_RESIDUAL_MARGIN_DB = 6.0
+_DT_LOUDER_DB = 1.0
 _DT_GEIGEL_DB = -3.0
 _DT_GEIGEL_CONVERGED_DB = 0.0
 _DT_HANG_MS = 60.0
@@ -118,8 +124,8 @@ _SNAP_BLOCK_MS = 8.0
 _N_SNAPS = 4
 
 # float64 state slots
-_PY, _PE, _PH, _NFC, _EY, _EE, _CY, _CE, _YP, _PK, _SC = range(11)
-_NF = 11
+_PY, _PE, _PH, _NFC, _EY, _EE, _CY, _CE, _YP, _PK, _SC, _GY, _GX = range(13)
+_NF = 13
 # int64 state slots
 _N, _HOLD, _RUN, _CONV, _CLEAN, _SHEAD, _ADAPT, _KN = range(8)
 _NI = 8
@@ -141,7 +147,8 @@ def _aec_run(mic, work, base, off, wr, snaps, nfr, st, ist, prm, out):
     conv_on, conv_off, min_adapt = prm[12], prm[13], int(prm[14])
     nf_block, nf_mult, mu_min, reg = int(prm[15]), prm[16], prm[17], prm[18] * L
     pk_decay, adapt_rel, theta_c = prm[19], prm[20], prm[21]
-    k2, a_sc = prm[22], prm[23]
+    k2, a_sc, rel, veto = prm[22], prm[23], prm[24], prm[25]
+    gy, gx = st[_GY], st[_GX]
     pk, sc = st[_PK], st[_SC]
     nfc = st[_NFC]
     nf = nfc
@@ -152,7 +159,7 @@ def _aec_run(mic, work, base, off, wr, snaps, nfr, st, ist, prm, out):
     ey, ee, cy, ce, yp = st[_EY], st[_EE], st[_CY], st[_CE], st[_YP]
     n_abs, hold, run, conv, clean, head = ist[_N], ist[_HOLD], ist[_RUN], ist[_CONV], ist[_CLEAN], ist[_SHEAD]
     adapted, kn = ist[_ADAPT], ist[_KN]
-    warm = 3 * int(round(1.0 / a_s))
+    warm = 3 * int(1.0 / a_s + 0.5)
     for i in range(mic.size):
         s = base + i - off - L + 1
         x = work[s:s + L]
@@ -193,8 +200,16 @@ def _aec_run(mic, work, base, off, wr, snaps, nfr, st, ist, prm, out):
         if px > act_floor and pxm > adapt_rel * pk:
             # double-talk test
             dt = py > (theta_c if conv == 1 else theta) * pxm + nfloor
-            if conv == 1 and pe > rho * ph + nfloor:
-                dt = True
+            if conv == 1:
+                # residual far above what this filter usually leaves (6 dB over its long-term
+                # residual-to-echo ratio, and at least -10 dB of the echo estimate)
+                cy_echo = cy - nfloor
+                usual = max(ce - nfloor, 0.0) / cy_echo if cy_echo > 0.0 else 1.0
+                # ... and the mic louder than this echo path usually makes it (else the
+                # filter is merely meeting sound it has not learnt yet: keep adapting)
+                louder = gx <= 0.0 or py > veto * (gy / gx) * pxm + nfloor
+                if louder and pe > max(rho, rel * usual) * ph + nfloor:
+                    dt = True
             if dt:
                 if hold == 0:
                     # onset: roll back to the oldest clean snapshot
@@ -216,6 +231,8 @@ def _aec_run(mic, work, base, off, wr, snaps, nfr, st, ist, prm, out):
                 run = 0
                 cy += a_conv * (y * y - cy)
                 ce += a_conv * (e * e - ce)
+                gy += a_conv * (py - gy)
+                gx += a_conv * (pxm - gx)
                 adapted += 1
                 # convergence judged on echo power vs residual echo power (noise floor removed)
                 ce_echo = max(ce - nfloor, 0.0)
@@ -252,7 +269,7 @@ def _aec_run(mic, work, base, off, wr, snaps, nfr, st, ist, prm, out):
                     snaps[head, j] = wr[j]
             clean = 1
     st[_PY], st[_PE], st[_PH], st[_NFC] = py, pe, ph, nfc
-    st[_PK], st[_SC] = pk, sc
+    st[_PK], st[_SC], st[_GY], st[_GX] = pk, sc, gy, gx
     st[_EY], st[_EE], st[_CY], st[_CE], st[_YP] = ey, ee, cy, ce, yp
     ist[_N], ist[_HOLD], ist[_RUN], ist[_CONV], ist[_CLEAN], ist[_SHEAD] = n_abs, hold, run, conv, clean, head
     ist[_ADAPT], ist[_KN] = adapted, kn
@@ -288,14 +305,15 @@ class EchoCanceller:
         if not 0.0 <= lead_ms < filter_ms:
             raise ValueError(f"lead_ms must be in [0, filter_ms), got {lead_ms!r}")
         fs = int(sample_rate)
+        max_delay_ms, filter_ms, lead_ms = float(max_delay_ms), float(filter_ms), float(lead_ms)
         self.sample_rate = fs
-        self.max_delay = int(round(max_delay_ms * fs / 1000.0))
-        self.taps = max(int(round(filter_ms * fs / 1000.0)), 1)
-        self.lead = int(round(lead_ms * fs / 1000.0))
+        self.max_delay = round(max_delay_ms * fs / 1000.0)
+        self.taps = max(round(filter_ms * fs / 1000.0), 1)
+        self.lead = round(lead_ms * fs / 1000.0)
         self.step_size = float(step_size)
         # delay estimator geometry
-        self._win = int(round(_EST_MS * fs / 1000.0))
-        self._nfft = 1 << int(math.ceil(math.log2(self._win + self.max_delay)))
+        self._win = round(_EST_MS * fs / 1000.0)
+        self._nfft = 1 << math.ceil(math.log2(self._win + self.max_delay))
         f = np.fft.rfftfreq(self._nfft, 1.0 / fs)
         self._band = (f >= _EST_BAND[0]) & (f <= _EST_BAND[1])
         # reference history: the filter's span plus one (pre-emphasis), and the estimator's
@@ -311,13 +329,14 @@ class EchoCanceller:
             10.0 ** (_DT_GEIGEL_DB / 10.0),
             round(_DT_HANG_MS * ms),
             round(_DT_TIMEOUT_S * fs),
-            max(int(round(_SNAP_BLOCK_MS * ms)), 1),
+            max(round(_SNAP_BLOCK_MS * ms), 1),
             10.0 ** (_CONV_ON_DB / 10.0), 10.0 ** (_CONV_OFF_DB / 10.0), round(_CONV_MIN_S * fs),
-            max(int(round(_NOISE_BLOCK_MS * ms)), 1),
+            max(round(_NOISE_BLOCK_MS * ms), 1),
             _NOISE_MARGIN, _MU_MIN_FRAC, _NOISE_REG,
             math.exp(-1.0 / (_PEAK_DECAY_S * fs)), 10.0 ** (_ADAPT_REL_DB / 10.0),
             10.0 ** (_DT_GEIGEL_CONVERGED_DB / 10.0),
             _ROBUST_K ** 2, _alpha(_ROBUST_MS, fs),
+            10.0 ** (_DT_RESIDUAL_MARGIN_DB / 10.0), 10.0 ** (_DT_LOUDER_DB / 10.0),
         ], np.float64)
         self._wr = np.zeros(L, np.float64)
         self._snaps = np.zeros((_N_SNAPS, L), np.float64)
@@ -460,9 +479,9 @@ class EchoCanceller:
         old = self._offset
         self._delay = d
         self._pending = None
-        shift = self._offset - old  # physical lag of tap k' is new_off + k' = old_off + k
+        shift = self._offset - old
         L = self.taps
-        # wr[j] weighs lag off + L - 1 - j, so the lag-preserving move is a shift by +shift in j
+        # wr[j] weighs lag off + L - 1 - j: the same lag sits at j + shift after the move
         for arr in (self._wr, *self._snaps):
             moved = np.zeros(L, np.float64)
             if abs(shift) < L:

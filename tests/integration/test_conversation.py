@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -16,7 +17,7 @@ from aiohttp import web
 from voice.core.errors import InvalidArgument
 from voice.service import VoiceService
 from voice.service import types as t
-from voice.testing.caller import Caller, Say, Send, Silence, WaitFor, converse
+from voice.testing.caller import Caller, Echo, Say, Send, Silence, WaitFor, converse
 from voice.testing.prompts import SOUNDS, wer
 
 QUESTION = SOUNDS / "en" / "queue-callswaiting.wav"  # "Waiting to speak with a representative"
@@ -58,9 +59,15 @@ def run(service, config, caller):
 
 
 def assert_freed(service, engine):
+    """Everything the calls held is free again (a synthesis step already running when a call
+    was cut finishes on its own: give it a moment)."""
+    pool = engine.synthesizer(engine.catalogue.default)
+    for _ in range(250):
+        if not (pool.in_use or engine.scheduler.waiting):
+            break
+        time.sleep(0.02)
     assert service.admission.active("conversation") == 0 and service.admission.active("synthesis") == 0
-    assert engine.synthesizer(engine.catalogue.default).in_use == 0
-    assert engine.scheduler.waiting == 0
+    assert pool.in_use == 0 and engine.scheduler.waiting == 0
 
 
 def test_intents_greeting_question_reply(service, engine):
@@ -284,3 +291,25 @@ def test_turn_detection(service, engine, mode):
         assert not scores and waited >= 0.6
     final = next(r.event for r in caller.events if is_final(r.event))
     assert final.intent.intent == "talk_to_agent"
+
+
+FRENCH = SOUNDS / "fr" / "vm-reachoper.wav"  # another speaker: "tapez 0 pour joindre un opérateur" (fr)
+
+
+@pytest.mark.parametrize("delay_ms, gain_db", [(40, -6), (120, -10), (250, -15)])
+def test_the_reply_echo_never_barges_in_but_a_caller_over_it_does(service, engine, delay_ms, gain_db):
+    """A speakerphone / hybrid echo of the reply comes back in the caller's channel: the server
+    knows what it played and cancels it, so its own voice is not a barge-in; a real caller
+    speaking over the reply (another speaker, with the echo still there) is."""
+    echo = Echo(delay_ms=delay_ms, gain_db=gain_db)
+    quiet = run(service, phone(echo_cancellation=True), Caller([WaitFor(ended()), Silence(0.5)], echo=echo))
+    assert not quiet.of(t.BargeIn) and not quiet.of(t.ReplyEnded)[0].event.interrupted
+    assert not [r for r in quiet.events if is_final(r.event)]  # the echo is not transcribed either
+    french, _ = sf.read(FRENCH, dtype="float32")
+    talker = run(service, phone(echo_cancellation=True, reply_source="client", greeting=False),
+                 Caller([Say(audio(QUESTION)), WaitFor(is_final), Send(t.ReplyTextInput(LONG_REPLY, True)),
+                         WaitFor(lambda e: isinstance(e, t.ReplyAudio)), Silence(1.5), Say(french), Silence(0.3),
+                         WaitFor(ended()), Silence(0.2)], echo=echo))
+    (barge,) = talker.of(t.BargeIn)
+    assert barge.time < talker.said[1][1]  # while the second speaker was still talking
+    assert_freed(service, engine)

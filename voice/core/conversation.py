@@ -108,12 +108,20 @@ class SpokenText:
 
 
 class BargeInDetector:
-    """Decides when caller speech over a playing reply is a barge-in (stream seconds)."""
+    """Decides when caller speech over a playing reply is a barge-in (stream seconds).
 
-    def __init__(self, min_speech_s: float, enabled: bool = True):
+    Speech must last ``min_speech_s``, and most of its frames must not be the reply's own
+    echo (:class:`EchoGate`), so a loud echo the canceller has not yet learnt never cuts the
+    reply, while a caller talking over it does.
+    """
+
+    def __init__(self, min_speech_s: float, enabled: bool = True, caller_share: float = 0.5):
         self.min_speech_s = min_speech_s
         self.enabled = enabled
+        self.caller_share = caller_share
         self._onset: float | None = None
+        self._frames = 0
+        self._echo_frames = 0
 
     @property
     def onset(self) -> float | None:
@@ -121,18 +129,27 @@ class BargeInDetector:
 
     def speech_started(self, time: float) -> None:
         self._onset = time
+        self._frames = self._echo_frames = 0
 
     def speech_ended(self) -> None:
         self._onset = None
+
+    def frame(self, echo: bool) -> None:
+        """One input frame heard since the onset; ``echo``: the gate called it the reply's echo."""
+        if self._onset is not None:
+            self._frames += 1
+            self._echo_frames += echo
 
     def check(self, now: float, replying: bool, interruptible: bool) -> float | None:
         """The onset of the speech that interrupts the reply now, or None."""
         if not (self.enabled and replying and interruptible) or self._onset is None:
             return None
-        if now - self._onset >= self.min_speech_s:
-            onset, self._onset = self._onset, None
-            return onset
-        return None
+        if now - self._onset < self.min_speech_s:
+            return None
+        if self._frames and (self._frames - self._echo_frames) / self._frames < self.caller_share:
+            return None  # so far mostly the reply's echo
+        onset, self._onset = self._onset, None
+        return onset
 
 
 class ReferenceTrack:
@@ -173,3 +190,41 @@ class ReferenceTrack:
     def clear(self) -> None:
         """Nothing more will play (the reply was cut)."""
         self._buf = np.zeros(0, np.float32)
+
+
+class EchoGate:
+    """Is what the caller's channel carries right now just the reply coming back?
+
+    The echo canceller removes most of the reply's echo, but it needs a moment to converge and
+    never removes all of it. The gate looks at the raw input: when, over the last
+    ``window_s``, it correlates strongly (normalised cross-correlation >= ``threshold``) with
+    the reference at some delay up to ``max_delay_s``, the input is the reply's echo; a caller
+    talking over it breaks the correlation within a few tens of milliseconds.
+    """
+
+    def __init__(self, sample_rate: int = 16000, window_s: float = 0.1, max_delay_s: float = 0.3,
+                 threshold: float = 0.5):
+        self._w = int(window_s * sample_rate)
+        self._d = int(max_delay_s * sample_rate)
+        self._mic = np.zeros(self._w, np.float32)
+        self._ref = np.zeros(self._w + self._d, np.float32)
+        self._n = 1 << int(np.ceil(np.log2(self._w + self._ref.size)))
+        self.threshold = threshold
+        self.last = 0.0  # the latest correlation found
+
+    def push(self, mic: np.ndarray, ref: np.ndarray) -> bool:
+        """Feed equal-length ``mic`` / ``ref`` chunks; True when the latest window is echo."""
+        self._mic = np.concatenate([self._mic, mic])[-self._w:]
+        self._ref = np.concatenate([self._ref, ref])[-(self._w + self._d):]
+        mic_energy = float(np.dot(self._mic, self._mic))
+        if mic_energy < 1e-7 or float(np.dot(self._ref, self._ref)) < 1e-7:
+            self.last = 0.0
+            return False
+        # c[k] = sum_t mic[t] * ref[t + k]: ref[k:k+w] is the reference heard with delay d - k
+        spectrum = np.fft.rfft(self._mic, self._n).conj() * np.fft.rfft(self._ref, self._n)
+        corr = np.fft.irfft(spectrum, self._n)[: self._d + 1]
+        squares = np.concatenate([[0.0], np.cumsum(self._ref.astype(np.float64) ** 2)])
+        energy = squares[self._w:self._w + self._d + 1] - squares[: self._d + 1]
+        ncc = np.abs(corr) / np.sqrt(mic_energy * np.maximum(energy, 1e-12))
+        self.last = float(ncc.max())
+        return self.last >= self.threshold

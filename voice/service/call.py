@@ -23,6 +23,7 @@ import kernels
 from ..core.audio import SAMPLE_RATE, AudioDecoder, Encoding
 from ..core.conversation import (
     BargeInDetector,
+    EchoGate,
     PlayoutClock,
     ReferenceTrack,
     SpokenText,
@@ -43,6 +44,7 @@ from .types import (
     ConversationInput,
     DtmfEvent,
     DtmfInput,
+    InterimUpdate,
     Pacing,
     PlaybackMark,
     ReplyAudio,
@@ -64,6 +66,7 @@ REALTIME_LEAD_S = 0.04  # reply audio handed out ahead of playback with realtime
 # semantic turns: the turn model is asked after this much silence, then again at these steps
 TURN_CHECKS_S = (0.2, 0.45, 0.75)
 TURN_COMPLETE = 0.5  # smart-turn's probability that the caller has finished
+ECHO_UTTERANCE_SHARE = 0.7  # an utterance this much echo is the reply's voice: not transcribed
 MAX_OUTPUTS = 256
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 END_OF_TURN_DIGIT = "#"
@@ -122,6 +125,8 @@ class ConversationCall:
         self._decoder = AudioDecoder(p.input_encoding, p.input_rate)
         self._aec = kernels.EchoCanceller(SAMPLE_RATE) if config.echo_cancellation else None
         self._reference = ReferenceTrack()
+        self._gate = EchoGate(SAMPLE_RATE)
+        self._echo_share: dict[int, list[int]] = {}  # utterance -> [echo frames, frames]
         self._barge = BargeInDetector(p.min_speech_s, config.barge_in.enabled)
         self._position = 0  # input samples (16 kHz) received: the call's clock
         self._tick = asyncio.Event()
@@ -208,10 +213,16 @@ class ConversationCall:
 
     async def _audio(self, data: bytes) -> None:
         audio = self._decoder.decode(data).audio
+        reference = self._reference.read(self._position, audio.size)
+        echo = self._gate.push(audio, reference)
         if self._aec is not None:
-            audio = self._aec.process(audio, self._reference.read(self._position, audio.size))
-        else:
-            self._reference.read(self._position, audio.size)
+            audio = self._aec.process(audio, reference)
+        self._barge.frame(echo)
+        session = self.driver.session
+        if session.in_utterance:  # how much of each utterance was only the reply's echo
+            counts = self._echo_share.setdefault(session.utterance_index, [0, 0])
+            counts[0] += echo
+            counts[1] += 1
         self._position += audio.size
         await self.driver.push(kernels.float32_to_int16(audio).tobytes())
         self._advance()
@@ -257,6 +268,8 @@ class ConversationCall:
     # -- turns ------------------------------------------------------------------------------
     async def _recognise(self) -> None:
         async for item in self.driver.outputs():
+            if isinstance(item, (RecognitionResult, InterimUpdate)) and self._only_echo(item):
+                continue  # the reply's own voice, not the caller's: never a turn
             if isinstance(item, SpeechEvent):
                 if item.kind is SpeechEventKind.STARTED:
                     self._barge.speech_started(item.time)
@@ -268,6 +281,13 @@ class ConversationCall:
         if self._replies:
             await asyncio.gather(*list(self._replies), return_exceptions=True)
         await self._emit(_END)
+
+    def _only_echo(self, item) -> bool:
+        index = item.utterance_index if isinstance(item, RecognitionResult) else item.committed.utterance_index
+        echo, frames = self._echo_share.get(index, (0, 0))
+        if isinstance(item, RecognitionResult) and item.is_final:
+            self._echo_share.pop(index, None)
+        return frames > 0 and echo / frames > ECHO_UTTERANCE_SHARE
 
     def _turn(self, result: RecognitionResult) -> None:
         self._turns += 1

@@ -45,7 +45,8 @@ KIND_NAMES = {KIND_HANGUP: "hang-up", KIND_UUID: "UUID", KIND_DTMF: "DTMF", KIND
               KIND_ERROR: "error"}
 
 SAMPLE_RATE = 8000
-FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono: what Asterisk sends and expects
+FRAME_MS = 20
+FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2  # 320: what Asterisk sends and expects
 MAX_AUDIO_BYTES = 4096
 MAX_ERROR_BYTES = 256
 _OTHER_RATES = range(0x11, 0x19)  # slin at 12-192 kHz in newer Asterisk releases

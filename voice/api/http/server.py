@@ -1,0 +1,61 @@
+"""One aiohttp server for every HTTP/WebSocket door, over the same :class:`VoiceService` as the
+gRPC door (so the same readiness and admission limits).
+
+Routes: ``GET /health`` (200 ``{"status": "SERVING"}`` when the service is ready, else 503
+``{"status": "NOT_SERVING"}``: a load balancer's probe), then each door's own, mounted by its
+``add_routes(app, service)`` (:data:`DOORS`). Stopping closes the doors' open WebSockets
+(their ``on_shutdown``) before the listener goes; drain the service first so that no new
+call is admitted meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ...service import VoiceService
+from .. import twilio
+
+_LOGGER = logging.getLogger(__name__)
+
+DOORS = (twilio,)  # modules with add_routes(app, service); later doors (OpenAI) join here
+SHUTDOWN_TIMEOUT_S = 10.0  # for requests still running once the doors have closed their sockets
+
+
+class HttpServer:
+    """``start()`` binds ``host:port`` (0: an ephemeral port) and returns the port."""
+
+    def __init__(self, service: VoiceService, host: str, port: int):
+        self.service = service
+        self.host = host
+        self.port = port
+        self.app = web.Application()
+        self.app.router.add_get("/health", self._health)
+        for door in DOORS:
+            door.add_routes(self.app, service)
+        self._runner: web.AppRunner | None = None
+
+    async def _health(self, request: web.Request) -> web.Response:
+        if self.service.ready:
+            return web.json_response({"status": "SERVING"})
+        return web.json_response({"status": "NOT_SERVING"}, status=503)
+
+    async def start(self) -> int:
+        runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        paths = sorted({route.resource.canonical for route in self.app.router.routes() if route.resource})
+        _LOGGER.info("HTTP on %s:%d (%s)", self.host, self.port, ", ".join(paths))
+        return self.port
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
