@@ -30,11 +30,6 @@ import statistics
 import sys
 import time
 
-# run as a script, this folder comes first on sys.path and bench/kernels.py would shadow the
-# kernels package
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
 import numpy as np
 from scipy import signal
 

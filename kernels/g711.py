@@ -5,7 +5,7 @@ table lookup (its arithmetic form does not vectorise and is slower); encoding us
 65,536-entry tables built once at import from the reference algorithm (Sun's g711.c, as in
 audioop). The 256-entry decode tables are kept for the fused telephony kernel.
 
-Speed (bench/kernels.py): on long buffers several times faster than audioop; on one 20 ms
+Speed (bench/dsp.py): on long buffers several times faster than audioop; on one 20 ms
 chunk the Python call itself (~1 us) costs more than audioop's whole C call (~0.2 us), so
 per-chunk callers should prefer the fused :mod:`kernels.telephony` front end.
 """

@@ -416,8 +416,11 @@ def test_at_the_call_limit_a_call_is_refused_alone_and_stop_hangs_up(engine, cap
             await second.start_call()
             await asyncio.wait_for(second.closed.wait(), 5)
             assert not first.closed.is_set() and server.active_calls == 1
-            await server.stop()  # ends the call in progress: it gets a hang-up frame
+            loop = asyncio.get_running_loop()
+            stop_at = loop.time()
+            await server.stop(grace_s=0.3)  # ends the call in progress after the grace: a hang-up frame
             await asyncio.wait_for(first.closed.wait(), 5)
+            assert loop.time() - stop_at >= 0.3
             await poll_freed(service, engine, server)
         finally:
             await first.close()

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - depends on the Python build
     _audioop = None
 
 # Below these sizes (samples) one audioop call beats one numba kernel call (per-call dispatch
-# dominates); above them the kernels win by up to 40x. Measured by bench/kernels.py and
+# dominates); above them the kernels win by up to 40x. Measured by bench/dsp.py and
 # the crossover measured on the 2-core machine (README).
 G711_ENCODE_AUDIOOP_BELOW = 400
 G711_DECODE_AUDIOOP_BELOW = {"MULAW": 4000, "ALAW": 16000}

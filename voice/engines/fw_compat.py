@@ -120,7 +120,7 @@ def short_window(frames: int):
 class KernelFeatureExtractor:
     """faster-whisper's ``FeatureExtractor`` with the log-mel computed by
     :func:`kernels.log_mel_spectrogram` (same features within 1e-4, 2.6x faster on 30 s:
-    bench/kernels.py). Anything else is delegated to the wrapped extractor."""
+    bench/dsp.py). Anything else is delegated to the wrapped extractor."""
 
     def __init__(self, inner):
         self._inner = inner

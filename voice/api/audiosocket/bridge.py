@@ -85,11 +85,14 @@ class AudioSocketServer:
         _LOGGER.info("AudioSocket on %s:%d", self.host, self.port)
         return self.port
 
-    async def stop(self) -> None:
-        """Stop listening and end every call (each gets a hang-up frame)."""
-        self._stopping = True
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop listening (new calls are refused at once), give the calls in progress up to
+        ``grace_s`` to end by themselves, then end the rest (each gets a hang-up frame)."""
         if self._server is not None:
             self._server.close()
+        if self._tasks and grace_s > 0:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
+        self._stopping = True
         while self._tasks:
             tasks = list(self._tasks)
             for task in tasks:
@@ -110,7 +113,7 @@ class AudioSocketServer:
 
     # -- one connection -------------------------------------------------------------------
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._stopping:  # accepted just before the listener closed
+        if self._server is None or not self._server.is_serving():  # accepted just before stop()
             writer.close()
             return
         task = asyncio.create_task(self._connection(reader, writer))

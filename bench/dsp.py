@@ -1,6 +1,6 @@
 """Benchmark the numba kernels against their references, in one run, single thread, warm.
 
-    .venv/bin/python bench/kernels.py [--quick] [--streams 256]
+    .venv/bin/python bench/dsp.py [--quick] [--streams 256]
 
 Every row times the reference and our kernel alternately (median over repeats of the
 per-call time), so machine load hits both alike; the ratio is reference time / our time.
