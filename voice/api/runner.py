@@ -50,8 +50,9 @@ class Doors:
 
     async def stop(self) -> None:
         self.service.drain()
+        grace = self.config.server.grace_period_s
         for bridge in self.bridges:
-            await bridge.stop()
+            await bridge.stop(grace)
         await self.grpc.stop()
 
 

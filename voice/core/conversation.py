@@ -76,10 +76,17 @@ class _Sentence:
 
 @dataclass
 class SpokenText:
-    """The reply's sentences by where they start in its audio."""
+    """The reply's sentences by where they start in its audio.
+
+    A sentence's end is known once the next one starts (or the reply is complete); for the one
+    still being handed out, its length is estimated from its characters at this reply's pace
+    so far (or a typical voice's), since only part of its audio may have been handed out.
+    """
 
     _sentences: list[_Sentence] = field(default_factory=list)
     total_s: float = 0.0
+    complete: bool = False  # all of the reply's audio has been handed out
+    TYPICAL_S_PER_CHAR = 0.065
 
     def add(self, text: str, at_s: float) -> None:
         """A sentence whose audio starts ``at_s`` seconds into the reply."""
@@ -90,13 +97,23 @@ class SpokenText:
     def extend(self, seconds: float) -> None:
         self.total_s += seconds
 
+    def _pace(self) -> float:
+        done = [s for s in self._sentences if s.end is not None and s.text]
+        chars = sum(len(s.text) for s in done)
+        return sum(s.end - s.start for s in done) / chars if chars else self.TYPICAL_S_PER_CHAR
+
     def heard(self, played_s: float) -> str:
         """The words a caller heard when the reply was cut after ``played_s`` seconds."""
         out = []
         for s in self._sentences:
             if played_s <= s.start:
                 break
-            end = s.end if s.end is not None else self.total_s
+            if s.end is not None:
+                end = s.end
+            elif self.complete:
+                end = self.total_s
+            else:
+                end = max(self.total_s, s.start + len(s.text) * self._pace())
             if played_s >= end:
                 out.append(s.text)
                 continue

@@ -158,6 +158,10 @@ class ConversationCall:
         return self._position / SAMPLE_RATE
 
     def _dialogue_language(self) -> str:
+        """The greeting's language when the call's is not known: the intents file's first."""
+        tables = self._service.engine.dialogue
+        if tables is not None and tables.greeting:
+            return next(iter(tables.greeting))
         intents = self._service.engine.intents
         return intents.languages[0] if intents is not None and intents.languages else "en"
 
@@ -335,6 +339,7 @@ class ConversationCall:
                         await self._emit(ReplySpoken(reply.id, chunk.text))
                     reply.spoken.extend(seconds)
                     await self._emit(ReplyAudio(reply.id, chunk))
+                reply.spoken.complete = True
                 await self._until(lambda: clock.done(self.now))  # barge-in stays possible while it plays
                 await self._emit(ReplyEnded(reply.id, False, clock.sent_s, reply.spoken.heard(clock.sent_s)))
             finally:

@@ -10,6 +10,7 @@ call is admitted meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -55,7 +56,13 @@ class HttpServer:
         _LOGGER.info("HTTP on %s:%d (%s)", self.host, self.port, ", ".join(paths))
         return self.port
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Give calls in progress up to ``grace_s`` to end by themselves (new calls are refused:
+        the service is draining), then close the rest (1001) and stop listening."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        while self.service.admission.active("conversation") and loop.time() < deadline:
+            await asyncio.sleep(0.05)
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
