@@ -164,12 +164,16 @@ class ConversationConfigDefaults:
     barge_in_min_speech_ms: int = 150
     # language of bridged phone calls (AudioSocket; a Twilio stream may pass its own); "" = detect
     language: str = ""
+    # how a caller's turn ends when the call does not say: "semantic" (the turn model, silence
+    # as the fallback), "silence", or "" = semantic when the model is installed
+    turn_detection: str = ""
 
     def validate(self) -> None:
         if self.reply_webhook and not self.reply_webhook.startswith(("http://", "https://")):
             raise ConfigError(f"conversation.reply_webhook must be an http(s) URL, got {self.reply_webhook!r}")
         _check_range("conversation.webhook_timeout_s", self.webhook_timeout_s, 0.5, 120)
         _check_range("conversation.barge_in_min_speech_ms", self.barge_in_min_speech_ms, 20, 3000)
+        _check_choice("conversation.turn_detection", self.turn_detection, ("", "semantic", "silence"))
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,11 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 REALTIME_LEAD_S = 0.04  # reply audio handed out ahead of playback with realtime pacing
-# semantic turns: the turn model is asked after this much silence, then again at these steps
-TURN_CHECKS_S = (0.2, 0.45, 0.75)
-TURN_COMPLETE = 0.5  # smart-turn's probability that the caller has finished
+# semantic turns: the turn model is asked at these points of a pause (seconds of silence), and
+# the turn ends when its probability that the caller has finished reaches the bar for that
+# point: sure early, less sure later (a pause mid-sentence rarely lasts long); silence alone
+# ends the turn at HOLD_SILENCE_MS (voice.service.conversation)
+TURN_CHECKS = ((0.2, 0.85), (0.45, 0.7), (0.75, 0.5))
 ECHO_UTTERANCE_SHARE = 0.7  # an utterance this much echo is the reply's voice: not transcribed
 MAX_OUTPUTS = 256
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -241,13 +243,13 @@ class ConversationCall:
             return
         key = (session.utterance_index, session.last_speech_end)
         asked = self._turn_asked.get(key, 0)
-        if asked >= len(TURN_CHECKS_S) or session.trailing_silence < TURN_CHECKS_S[asked]:
+        if asked >= len(TURN_CHECKS) or session.trailing_silence < TURN_CHECKS[asked][0]:
             return
         self._turn_asked = {key: asked + 1}
         engine = self._service.engine
         complete = await engine.run_nlu(engine.turn.predict, session.open_audio())
         self.turn_scores.append(complete)
-        if complete >= TURN_COMPLETE and session.in_utterance and (session.utterance_index, session.last_speech_end) == key:
+        if complete >= TURN_CHECKS[asked][1] and session.in_utterance and (session.utterance_index, session.last_speech_end) == key:
             await self.driver.end_turn()
 
     async def _digit(self, digit: str) -> None:

@@ -78,11 +78,12 @@ class ConversationService:
         """Check ``config``; errors name ``config.<field>``."""
         encoding = parse_encoding(config.input_encoding, "config.input_encoding")
         rate = check_rate(config.input_sample_rate_hertz, "config.input_sample_rate_hertz")
-        if config.turn_detection not in ("", "semantic", "silence"):
-            raise InvalidArgument("config.turn_detection", f"must be semantic or silence, got {config.turn_detection!r}")
-        if config.turn_detection == "semantic" and self.engine.turn is None:
+        turns = config.turn_detection or self.defaults.turn_detection
+        if turns not in ("", "semantic", "silence"):
+            raise InvalidArgument("config.turn_detection", f"must be semantic or silence, got {turns!r}")
+        if turns == "semantic" and self.engine.turn is None:
             raise InvalidArgument("config.turn_detection", "this server has no turn model (tools/fetch_smart_turn.py)")
-        semantic = config.turn_detection != "silence" and self.engine.turn is not None
+        semantic = turns != "silence" and self.engine.turn is not None
         endpointing = config.endpointing
         if semantic and endpointing.trailing_silence_ms is None:  # the model ends turns; silence holds pauses
             endpointing = replace(endpointing, trailing_silence_ms=HOLD_SILENCE_MS)

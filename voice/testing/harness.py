@@ -169,15 +169,21 @@ class ServerStats:
 
 
 def start_server(port: int, asr_settings: dict[str, Any] | None = None,
-                 cache_dir: Path = CACHE_DIR) -> subprocess.Popen:
+                 cache_dir: Path = CACHE_DIR, sections: dict[str, dict[str, Any]] | None = None,
+                 args: Sequence[str] = ()) -> subprocess.Popen:
     """``voice serve`` on 127.0.0.1:port, returned once healthy; ``asr_settings`` go to its
-    [asr] config section. Its stderr is a pipe (read it with :class:`ServerStats`)."""
+    [asr] config section, ``sections`` to others; ``args`` are more ``serve`` flags. Its stderr
+    is a pipe (read it with :class:`ServerStats`)."""
     env = dict(os.environ, VOICE_CACHE_DIR=str(cache_dir))
     cmd = [str(Path(sys.executable).parent / "voice"), "--log-level", "WARNING", "serve",
-           "--host", "127.0.0.1", "--port", str(port)]
+           "--host", "127.0.0.1", "--port", str(port), *args]
+    sections = dict(sections or {})
     if asr_settings:
+        sections["asr"] = asr_settings
+    if sections:
         fh = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-        fh.write("[asr]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in asr_settings.items()))
+        for name, values in sections.items():
+            fh.write(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
         fh.close()
         cmd += ["--config", fh.name]
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
