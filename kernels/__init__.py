@@ -27,13 +27,27 @@ from .resample import ResamplerBatch, StreamingResampler
 from .telephony import BatchOutput, FrontEndOutput, TelephonyBatch, TelephonyFrontEnd
 
 __all__ = [
-    "int16_to_float32", "float32_to_int16", "stereo_to_mono",
-    "mulaw_decode", "alaw_decode", "mulaw_encode", "alaw_encode",
-    "StreamingResampler", "ResamplerBatch",
-    "DCBlocker", "PreEmphasis", "AGC", "frame_rms_dbfs",
-    "log_mel_spectrogram", "LogMelStream", "mel_filters",
-    "TelephonyFrontEnd", "TelephonyBatch", "FrontEndOutput", "BatchOutput",
+    "AGC",
+    "BatchOutput",
+    "DCBlocker",
     "EchoCanceller",
+    "FrontEndOutput",
+    "LogMelStream",
+    "PreEmphasis",
+    "ResamplerBatch",
+    "StreamingResampler",
+    "TelephonyBatch",
+    "TelephonyFrontEnd",
+    "alaw_decode",
+    "alaw_encode",
+    "float32_to_int16",
+    "frame_rms_dbfs",
+    "int16_to_float32",
+    "log_mel_spectrogram",
+    "mel_filters",
+    "mulaw_decode",
+    "mulaw_encode",
+    "stereo_to_mono",
     "warmup",
 ]
 
