@@ -3,6 +3,8 @@ barge-in reaction, and what semantic turn-taking saves and costs.
 
     .venv/bin/python bench/converse.py [--calls 1,4] [--turns 30] [--modes semantic,silence]
 
+``--turns`` caller turns per level in all (4 calls: 8 turns each).
+
 Starts ``voice serve --audiosocket`` on loopback (default models, intents reply source, the
 call-centre domain) and plays callers at real-time pace in 20 ms frames, each caller a
 protocol-level AudioSocket peer written here from the protocol description. A caller speaks
@@ -189,7 +191,7 @@ async def level(port: int, calls: int, turns: int, prompts) -> Results:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", default="1,4")
-    parser.add_argument("--turns", type=int, default=30, help="turns per call")
+    parser.add_argument("--turns", type=int, default=30, help="caller turns per level, shared by its calls")
     parser.add_argument("--modes", default="semantic,silence", help="turn detection modes to compare")
     args = parser.parse_args(argv)
     prompts = pick_prompts("en", 40)
@@ -200,7 +202,7 @@ def main(argv=None) -> int:
                             args=["--audiosocket", f"127.0.0.1:{socket_port}"])
         try:
             for calls in (int(c) for c in args.calls.split(",")):
-                r = asyncio.run(level(socket_port, calls, args.turns, prompts))
+                r = asyncio.run(level(socket_port, calls, -(-args.turns // calls), prompts))
                 rows.append((mode, calls, len(r.v2v), pct(r.v2v, 50), pct(r.v2v, 95), len(r.barge), pct(r.barge, 50),
                              pct(r.barge, 95), f"{r.cut_off}/{r.paused}", r.missed))
                 print(rows[-1], flush=True)
