@@ -152,6 +152,7 @@ def test_one_readiness_check_answers_unavailable_while_models_load(config):
     finally:
         engine.gate.set()
         run(server.stop(0))
+        engine.close()  # the test's own engine (a server closes only an engine it made)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
 

@@ -47,6 +47,7 @@ class VoiceServer:
 
     def __init__(self, config: Config, engine: SpeechEngine | None = None, service: VoiceService | None = None):
         self.config = config
+        self._owns_engine = engine is None  # a given engine is its owner's to close
         self.engine = engine or SpeechEngine(config)
         self.service = service or VoiceService(self.engine, config)
         opts = [
@@ -100,4 +101,5 @@ class VoiceServer:
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         await self.service.close()
-        await asyncio.to_thread(self.engine.close)  # waits for running decodes: off the loop
+        if self._owns_engine:
+            await asyncio.to_thread(self.engine.close)  # waits for running decodes: off the loop
