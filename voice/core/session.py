@@ -284,9 +284,17 @@ class RecognitionSession:
         self._quiet_since = end
         return events
 
-    def _maybe_speculate(self) -> list[SessionEvent]:
+    def speculate(self) -> list[SessionEvent]:
+        """Offer the speculative final now (a turn model is about to decide), not only once
+        half the trailing silence has passed; nothing when its tail audio is not here yet."""
         ep = self._endpointer
-        if not ep.in_speech or ep.silence_run * FRAME_SAMPLES < self._speculate_after:
+        if self._pending_end is not None or self._buffer.end < ep.last_voiced_end * FRAME_SAMPLES + self._tail:
+            return []
+        return self._maybe_speculate(now=True)
+
+    def _maybe_speculate(self, now: bool = False) -> list[SessionEvent]:
+        ep = self._endpointer
+        if not ep.in_speech or (not now and ep.silence_run * FRAME_SAMPLES < self._speculate_after):
             return []
         key = (self.utterance_index, ep.last_voiced_end)
         if self._speculated == key:

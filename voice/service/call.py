@@ -246,6 +246,8 @@ class ConversationCall:
         if asked >= len(TURN_CHECKS) or session.trailing_silence < TURN_CHECKS[asked][0]:
             return
         self._turn_asked = {key: asked + 1}
+        if asked == 0:  # decode while the model decides: if the turn ends, its final is on the way
+            await self.driver.speculate()
         engine = self._service.engine
         complete = await engine.run_nlu(engine.turn.predict, session.open_audio())
         self.turn_scores.append(complete)

@@ -99,6 +99,11 @@ class StreamDriver:
         if flush:
             await self._handle(self.session.flush())
 
+    async def speculate(self) -> None:
+        """Start the open utterance's final decode now, on the audio it would have if the turn
+        ended here (used if it does, dropped if speech resumes)."""
+        await self._handle(self.session.speculate())
+
     async def end_turn(self) -> None:
         """End the open utterance where its speech ended (a turn model decided it is over)."""
         await self._handle(self.session.end_turn())
