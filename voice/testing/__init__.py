@@ -13,5 +13,6 @@ loading the pytest plugin (:mod:`voice.testing.plugin`) stays cheap for the unit
 * :mod:`voice.testing.intent_domains` - small intent domains for the intent tests;
 * :mod:`voice.testing.caller` - a simulated phone caller for conversations (echo included);
 * :mod:`voice.testing.audiosocket_peer` - an Asterisk AudioSocket peer written from the protocol;
+* :mod:`voice.testing.signals` - synthetic speech-like signals for DSP tests and benchmarks;
 * :mod:`voice.testing.plugin` - the pytest fixtures ``config``, ``engine``, ``server``, ``channel``.
 """
