@@ -193,12 +193,14 @@ def main(argv=None) -> int:
     parser.add_argument("--calls", default="1,4")
     parser.add_argument("--turns", type=int, default=30, help="caller turns per level, shared by its calls")
     parser.add_argument("--modes", default="semantic,silence", help="turn detection modes to compare")
+    parser.add_argument("--asr-workers", type=int, default=0, help="asr.num_workers (0: the server default, 2)")
     args = parser.parse_args(argv)
     prompts = pick_prompts("en", 40)
     rows = []
     for mode in args.modes.split(","):
         grpc_port, socket_port = free_port(), free_port()
-        proc = start_server(grpc_port, sections={"conversation": {"turn_detection": mode, "language": "en"}},
+        proc = start_server(grpc_port, asr_settings={"num_workers": args.asr_workers} if args.asr_workers else None,
+                            sections={"conversation": {"turn_detection": mode, "language": "en"}},
                             args=["--audiosocket", f"127.0.0.1:{socket_port}"])
         try:
             for calls in (int(c) for c in args.calls.split(",")):
