@@ -163,7 +163,7 @@ async def call(port: int, turns: list[np.ndarray], results: Results) -> None:
                 end = await peer.send(audio[cut + int(PAUSE_S * 8000):])
             else:
                 end = await peer.send(audio)
-            if not await peer.until(lambda: peer.first_voiced_after(end) is not None, 15):
+            if not await peer.until(lambda end=end: peer.first_voiced_after(end) is not None, 15):
                 results.missed += 1
                 continue
             first = peer.first_voiced_after(end)
@@ -177,7 +177,7 @@ async def call(port: int, turns: list[np.ndarray], results: Results) -> None:
                 if playing:  # else the reply had already ended: nothing to interrupt
                     stopped = max(v for v in peer.voiced if v <= onset + 1.5)
                     results.barge.append(stopped - onset)
-            await peer.until(lambda: peer.quiet_since(end), 30)
+            await peer.until(lambda end=end: peer.quiet_since(end), 30)
 
 
 async def level(port: int, calls: int, turns: int, prompts) -> Results:
