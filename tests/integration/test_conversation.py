@@ -196,9 +196,10 @@ def test_dtmf_digits_are_events_and_pound_ends_the_turn(service, engine):
               WaitFor(is_final, timeout_s=5), Silence(0.2)]
     caller = run(service, phone(reply_source="none"), Caller(script))
     assert [r.event.digit for r in caller.of(t.DtmfEvent)] == ["4", "#"]
-    # the final came at once (no trailing-silence wait): the turn ended on '#'
-    final_at = next(r.time for r in caller.events if is_final(r.event))
-    assert final_at < caller.sent[1][0] + 0.6
+    # the turn ended on '#', not after the 600 ms of silence the endpointer would wait for
+    ended_at = next(r.time for r in caller.of(t.SpeechEvent) if r.event.kind is t.SpeechEventKind.ENDED)
+    assert ended_at < caller.sent[1][0] + 0.3
+    assert any(is_final(r.event) for r in caller.events)
     with pytest.raises(ValueError, match="^dtmf: "):
         run(service, phone(reply_source="none"), Caller([Send(t.DtmfInput("x"))]))
 
@@ -271,8 +272,9 @@ def test_webhook_reply_source(engine, status):
 
 @pytest.mark.parametrize("mode", ["semantic", "silence"])
 def test_turn_detection(service, engine, mode):
-    """With the turn model, a finished sentence ends the turn before the silence rule could
-    (the model is asked 200 ms into the pause); with silence alone, only after 600 ms of it."""
+    """With the turn model, a finished sentence ends the turn before silence alone would
+    (1.2 s in this mode; the model is asked 200 ms into the pause); with silence alone, after
+    600 ms of it."""
     assert engine.turn is not None, "tools/fetch_smart_turn.py installs the model (make does)"
 
     async def main():
@@ -286,7 +288,7 @@ def test_turn_detection(service, engine, mode):
     ended = next(r for r in caller.of(t.SpeechEvent) if r.event.kind is t.SpeechEventKind.ENDED)
     waited = ended.time - ended.event.time  # silence heard before the turn ended
     if mode == "semantic":
-        assert scores and scores[0] >= 0.5 and waited < 0.6
+        assert scores and max(scores) >= 0.5 and waited < 1.1
     else:
         assert not scores and waited >= 0.6
     final = next(r.event for r in caller.events if is_final(r.event))
