@@ -1,7 +1,8 @@
 """Install what the tests need from Debian when it is missing: real speech, docker-compose.
 
 asterisk-core-sounds-{en,es,fr,it,ru}-wav: 8 kHz telephone prompts (CC-BY-SA-3.0), with
-their texts in asterisk-core-sounds-XX; asterisk-moh-opsound-wav: hold music. Needs root and
+their texts in asterisk-core-sounds-XX; asterisk-moh-opsound-wav: hold music; chromium
+(the browser page test) and nginx (the load-balancer test). Needs root and
 apt (as on CI); prints what to do otherwise.
 """
 
@@ -30,6 +31,10 @@ def missing_packages() -> list[str]:
         missing.append("asterisk-moh-opsound-wav")
     if shutil.which("docker-compose") is None:
         missing.append("docker-compose")  # validates docker-compose.yml (`docker-compose config -q`)
+    if not Path("/usr/bin/chromium").exists():
+        missing += ["chromium", "chromium-driver"]  # the browser page's test (headless)
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        missing.append("nginx")  # the load balancer in front of two replicas (deploy test)
     return missing
 
 
