@@ -44,6 +44,7 @@ from intent_asr import asr_style, real_asr_transcripts
 from voice.core.intents import NONE_INTENT
 from voice.engines.intent.corpus import Sample, split_templates, template_slot_lists
 from voice.engines.intent.domainfile import load_domain
+from voice.engines.intent.dense import load_encoder
 from voice.engines.intent.engine import DEFAULT_INTENTS_FILE
 from voice.engines.intent.homeassistant import (
     HA_LANGUAGES,
@@ -176,11 +177,11 @@ def run_language(lang: str, args, oos_domain) -> dict:
         oos_test = [s.text for s in sample_templates(cc, b, 3, args.seed + 1)]
     data.out_of_scope = oos_train
 
-    cfg = TrainConfig(samples_per_template=args.per_template, seed=args.seed)
-    model = train_language(data, cfg, templates=train_t)
+    cfg = TrainConfig(samples_per_template=args.per_template, seed=args.seed, encoder=args.encoder_name)
+    model = train_language(data, cfg, templates=train_t, encoder=args.encoder)
     train_s = time.perf_counter() - t0
     # the same information hassil_all has: every template, the test ones included
-    model_all = train_language(data, cfg) if args.same_information else None
+    model_all = train_language(data, cfg, encoder=args.encoder) if args.same_information else None
 
     test_samples = sample_templates(data, test_t, args.test_per_template, args.seed + 100)
     clean = [(s.text, s.intent, _gold(s)) for s in test_samples]
@@ -196,7 +197,8 @@ def run_language(lang: str, args, oos_domain) -> dict:
 
     res: dict = {"language": lang, "templates_train": len(train_t), "templates_test": len(test_t),
                  "test_sentences": len(clean), "train_seconds": round(train_s, 1),
-                 "threshold": model.threshold}
+                 "threshold": model.threshold,
+                 "dense_weight": model.dense.weight if model.dense is not None else None}
     for cond, items in (("clean", clean), ("asr", asr)):
         for name, system in (("ours", ours), ("hassil_all", hassil_all), ("hassil_train", hassil_train)):
             timed = name in ("ours", "hassil_all") and cond == "clean"
@@ -258,8 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--same-information", action="store_true",
                         help="also train ours on all templates (test ones included, as hassil_all has them)")
+    parser.add_argument("--encoder", default=TrainConfig().encoder,
+                        help="sentence encoder for the dense features ('none': n-gram features only)")
     parser.add_argument("--json", help="write all results (with latencies) to this file")
     args = parser.parse_args(argv)
+    args.encoder_name = "" if args.encoder == "none" else args.encoder
+    args.encoder = load_encoder(args.encoder_name, threads=1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("hassil").setLevel(logging.ERROR)
     Path(args.asr_cache).parent.mkdir(parents=True, exist_ok=True)

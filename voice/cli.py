@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 
@@ -32,6 +33,25 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--audiosocket", metavar="HOST:PORT", help="also serve Asterisk AudioSocket calls here")
     s.add_argument("--http-port", type=int, help="also serve HTTP/WebSocket doors (Twilio media streams) here")
     s.add_argument("--reply-webhook", metavar="URL", help="POST each caller turn here; its body is the reply")
+    s.add_argument("--metrics-port", type=int, help="serve Prometheus metrics (GET /metrics) on this port")
+    s.add_argument("--tls-cert", metavar="PEM", help="TLS certificate (chain) for every listener")
+    s.add_argument("--tls-key", metavar="PEM", help="its private key")
+    s.add_argument("--tls-client-ca", metavar="PEM", help="require client certificates signed by this CA (mTLS)")
+    s.add_argument("--api-keys", metavar="FILE", help="API keys file (hashed keys and their limits; voice keys add)")
+    s.add_argument("--log-format", choices=("text", "json"), help="log lines as text or JSON objects")
+    s.add_argument("--tracing", action="store_true", default=None, help="OpenTelemetry spans (the tracing extra)")
+
+    k = sub.add_parser("keys", help="make API keys for --api-keys files")
+    ksub = k.add_subparsers(dest="keys_command", required=True)
+    ka = ksub.add_parser("add", help="make a key, append it (hashed) to FILE, print the key once")
+    ka.add_argument("file", metavar="FILE")
+    ka.add_argument("--name", required=True, help="shown in logs and metrics instead of the key")
+    ka.add_argument("--services", default="*", help="comma-separated: asr,tts,intents,conversation (default: all)")
+    ka.add_argument("--max-streams", type=int, default=0, help="concurrent streams (0: no limit)")
+    ka.add_argument("--requests-per-minute", type=int, default=0, help="(0: no limit)")
+    ka.add_argument("--audio-minutes-per-day", type=float, default=0, help="(0: no limit)")
+    kh = ksub.add_parser("hash", help="print the sha256 line for a key (read from stdin when not given)")
+    kh.add_argument("key", nargs="?")
 
     t = sub.add_parser("transcribe", help="transcribe audio files locally (no server)")
     t.add_argument("files", nargs="+", metavar="FILE")
@@ -161,8 +181,42 @@ def cmd_say(args, config) -> int:
     return 0
 
 
+def cmd_keys(args) -> int:
+    from .api.ops.keys import SERVICES, KeyFileError, hash_key, key_entry, load_keys, new_secret
+
+    if args.keys_command == "hash":
+        secret = args.key if args.key is not None else sys.stdin.readline().strip()
+        print(f'sha256 = "{hash_key(secret)}"')
+        return 0
+    services = [s.strip() for s in args.services.split(",") if s.strip()] or ["*"]
+    wrong = [s for s in services if s != "*" and s not in SERVICES]
+    if wrong:
+        print(f"voice keys add: unknown service(s) {', '.join(wrong)} (of {', '.join(SERVICES)})", file=sys.stderr)
+        return 2
+    secret = new_secret()
+    entry = key_entry(args.name, secret, services, args.max_streams, args.requests_per_minute,
+                      args.audio_minutes_per_day)
+    existing = ""
+    try:
+        if os.path.exists(args.file):
+            existing = open(args.file).read()
+            load_keys(args.file)  # append only to a file that is valid now
+    except KeyFileError as exc:
+        print(f"voice keys add: {exc}", file=sys.stderr)
+        return 2
+    with open(args.file, "a") as fh:
+        fh.write(("\n" if existing and not existing.endswith("\n\n") else "") + entry)
+    os.chmod(args.file, 0o600)
+    print(secret)
+    print(f"voice keys add: key {args.name!r} added to {args.file} (only its hash is stored; keep the key)",
+          file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "keys":
+        return cmd_keys(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level.upper() == "INFO":  # faster-whisper logs every decode at INFO
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
@@ -170,14 +224,29 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(getattr(args, "sub_config", None) or args.config,
                              host=getattr(args, "host", None), port=getattr(args, "port", None),
                              audiosocket=getattr(args, "audiosocket", None), http_port=getattr(args, "http_port", None),
-                             reply_webhook=getattr(args, "reply_webhook", None))
+                             reply_webhook=getattr(args, "reply_webhook", None),
+                             metrics_port=getattr(args, "metrics_port", None), log_format=getattr(args, "log_format", None),
+                             tracing=getattr(args, "tracing", None), tls_cert=getattr(args, "tls_cert", None),
+                             tls_key=getattr(args, "tls_key", None), tls_client_ca=getattr(args, "tls_client_ca", None),
+                             api_keys=getattr(args, "api_keys", None))
     except ConfigError as exc:
         print(f"voice: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
+        from .api.ops.logs import configure
         from .api.runner import serve
 
-        asyncio.run(serve(config))
+        configure(args.log_level, config.server.log_format)
+        if args.log_level.upper() == "INFO":
+            logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+
+        from .api.ops.keys import KeyFileError
+
+        try:
+            asyncio.run(serve(config))
+        except (KeyFileError, OSError) as exc:  # a bad keys file or certificate, a port in use
+            print(f"voice serve: {exc}", file=sys.stderr)
+            return 2
         return 0
     if args.command == "transcribe":
         return cmd_transcribe(args, config)

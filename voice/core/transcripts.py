@@ -41,3 +41,5 @@ class DecodeOptions:
     interim: bool = False  # cheaper settings for interim re-decodes
     prefix: str = ""  # committed text the hypothesis must start with
     hints: tuple[str, ...] = ()  # phrase hints (prompted to the decoder)
+    task: str = "transcribe"  # or "translate": Whisper's translation into English
+    temperature: float | None = None  # first sampling temperature; None = 0 (greedy/beam), with fallback

@@ -83,3 +83,15 @@ class EspeakSession:
         return self._lib.synthesize(self._voice, text, rate)
 
 
+
+
+def phonemes(voice: str, text: str) -> list[tuple[str, str, bool]]:
+    """espeak-ng IPA of ``text`` in ``voice``, clause by clause: ``(phonemes, terminator,
+    end_of_sentence)``, from piper's espeak-ng bridge under its lock (the one every use of the
+    process-global espeak-ng holds). The Kokoro voices phonemise with it."""
+    from piper import espeakbridge
+
+    with piper_compat.espeak_lock():
+        piper_compat.ensure_phonemizer()
+        espeakbridge.set_voice(voice)
+        return list(espeakbridge.get_phonemes(text))

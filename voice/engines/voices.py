@@ -1,13 +1,16 @@
-"""The voice catalogue: every configured Piper voice and an espeak-ng fallback per language.
+"""The voice catalogue: Piper voices, Kokoro voice packs, and an espeak-ng fallback per language.
 
-Knows voices without loading them (:class:`VoiceInfo` from a voice's ``.onnx.json``, or
-from espeak-ng's language files that piper-tts ships); picks one by name or language.
+Knows voices without loading them (:class:`VoiceInfo` from a voice's ``.onnx.json``, from a
+Kokoro pack file (:mod:`voice.engines.kokoro`), or from espeak-ng's language files that
+piper-tts ships); picks one by name or by language, the latter by measured intelligibility:
+``voice_wer.json`` (written by ``bench/voices.py``) holds each voice's round-trip word error
+rate through our ASR, and the voice with the lowest one speaks the language.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.languages import base_language, normalize_bcp47
@@ -15,6 +18,15 @@ from .piper_compat import espeak_data_dir
 
 ESPEAK_ENGINE = "espeak-ng"
 PIPER_ENGINE = "piper"
+KOKORO_ENGINE = "kokoro"
+LABEL_NEURAL = "neural"
+LABEL_ACCENTED = "neural, accented"
+LABEL_FALLBACK = "fallback"
+# the measured round-trip WER of every shipped voice (bench/voices.py writes it)
+WER_TABLE = Path(__file__).with_name("voice_wer.json")
+# a voice nobody measured (an operator's, until bench/voices.py is run) ranks as if it had
+# this WER: a native neural voice before an accented one before a fallback
+UNMEASURED_WER = {LABEL_NEURAL: 0.15, LABEL_ACCENTED: 0.35, LABEL_FALLBACK: 0.6}
 ESPEAK_RATE = 22050
 ESPEAK_PREFIX = "espeak-"
 
@@ -31,10 +43,26 @@ class VoiceInfo:
     engine: str = PIPER_ENGINE
     speakers: tuple[str, ...] = ()  # speaker names by id (multi-speaker voices)
     espeak_voice: str = ""  # espeak-ng voice used to phonemise / to speak
+    accented: bool = False  # speaks a language other than its own (a Kokoro pack abroad)
+    wer: float | None = None  # measured round-trip WER through our ASR (None: not measured)
+    pack: str = ""  # Kokoro: the voice pack's name (its key in an .npz)
+    pack_path: Path | None = None  # Kokoro: the file holding the pack
 
     @property
     def base_language(self) -> str:
         return base_language(self.language)
+
+    @property
+    def label(self) -> str:
+        """``neural``, ``neural, accented`` or ``fallback``."""
+        if not self.neural:
+            return LABEL_FALLBACK
+        return LABEL_ACCENTED if self.accented else LABEL_NEURAL
+
+    @property
+    def expected_wer(self) -> float:
+        """The measured WER, else the guess for its label (used to rank voices of a language)."""
+        return self.wer if self.wer is not None else UNMEASURED_WER[self.label]
 
 
 def read_voice_info(onnx: Path) -> VoiceInfo:
@@ -83,22 +111,47 @@ def espeak_voices(data_dir: Path | None = None) -> list[VoiceInfo]:
     return voices
 
 
+def load_wer_tables(paths: list[Path] | tuple[Path, ...] = (WER_TABLE,)) -> dict[str, float]:
+    """Voice name -> measured WER from ``bench/voices.py`` tables (later files win; missing
+    files are skipped). Format: ``{"voices": {name: {"language": ..., "wer": 0.04, ...}}}``."""
+    table: dict[str, float] = {}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"voice WER table {path} is unreadable: {exc}") from None
+        for name, entry in (data.get("voices") or {}).items():
+            if isinstance(entry, dict) and isinstance(entry.get("wer"), (int, float)):
+                table[name] = float(entry["wer"])
+    return table
+
+
 # Whisper language codes whose espeak-ng name differs
 _LANGUAGE_ALIASES = {"zh": "cmn", "jw": "jv", "haw": "haw", "nn": "nb", "no": "nb"}
 _QUALITY = {"high": 0, "medium": 1, "low": 2, "x_low": 3}
 
 
 class VoiceCatalogue:
-    """Every configured voice, by name; the first is the default. Fallbacks come last."""
+    """Every configured voice, by name; the first is the default. Fallbacks come last.
 
-    def __init__(self, voices: list[VoiceInfo], fallbacks: bool | list[VoiceInfo] = True):
+    ``wer``: measured round-trip WER by voice name (default: the shipped ``voice_wer.json``);
+    it is set on each voice (:attr:`VoiceInfo.wer`) and ranks the voices of a language.
+    """
+
+    def __init__(self, voices: list[VoiceInfo], fallbacks: bool | list[VoiceInfo] = True,
+                 wer: dict[str, float] | None = None):
         if not voices:
             raise ValueError("at least one voice is required")
-        self._voices = {v.name: v for v in voices}
-        self.default = voices[0]
+        wer = load_wer_tables() if wer is None else wer
         extra = espeak_voices() if fallbacks is True else (fallbacks or [])
-        for v in extra:
-            self._voices.setdefault(v.name, v)
+        self._voices: dict[str, VoiceInfo] = {}
+        for v in [*voices, *extra]:
+            if v.name not in self._voices:
+                self._voices[v.name] = replace(v, wer=wer[v.name]) if v.name in wer and v.wer is None else v
+        self.default = self._voices[voices[0].name]
 
     def __iter__(self):
         return iter(self._voices.values())
@@ -112,7 +165,8 @@ class VoiceCatalogue:
                            f"fallbacks: {ESPEAK_PREFIX}<language>, see ListVoices)") from None
 
     def for_language(self, language: str) -> VoiceInfo | None:
-        """Best voice for a BCP-47 code: neural before fallback, then exact region, then quality."""
+        """Best voice for a BCP-47 code: lowest measured round-trip WER (an unmeasured voice counts
+        as :data:`UNMEASURED_WER` of its label), then exact region, then quality, then the default."""
         want = normalize_bcp47(language).lower()
         base = base_language(language)
         base = _LANGUAGE_ALIASES.get(base, base)
@@ -121,7 +175,7 @@ class VoiceCatalogue:
             return None
 
         def rank(v: VoiceInfo):
-            return (not v.neural, v.language.lower() != want, _QUALITY.get(v.quality, 4),
+            return (round(v.expected_wer, 4), v.language.lower() != want, _QUALITY.get(v.quality, 4),
                     v.name != self.default.name, "-" in v.language and "-" not in want)
 
         return sorted(same, key=rank)[0]

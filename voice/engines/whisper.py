@@ -24,6 +24,7 @@ from .devices import DeviceChoice
 from .limits import VAD_PARAMETERS, encoder_window, max_new_tokens
 
 _LOGGER = logging.getLogger(__name__)
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's fallback schedule
 
 
 class WhisperRecognizer:
@@ -59,9 +60,16 @@ class WhisperRecognizer:
         if language is not None and language not in self.languages:
             raise InvalidArgument(field, f"{language!r} is not supported by model {self.name!r}")
 
+    def check_task(self, task: str, field: str = "task") -> None:
+        if task not in ("transcribe", "translate"):
+            raise InvalidArgument(field, f"unknown task {task!r} (transcribe or translate)")
+        if task == "translate" and not self.multilingual:
+            raise InvalidArgument(field, f"model {self.name!r} is English-only; translation needs a multilingual model")
+
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> Transcript:
         """Decode 16 kHz float32 mono audio (blocking)."""
         self.check_language(options.language)
+        self.check_task(options.task)
         if not self.multilingual:
             return self._decode(audio, options, "en")
         candidates = tuple(dict.fromkeys(c for c in options.candidates if c))
@@ -94,6 +102,14 @@ class WhisperRecognizer:
                 out[i] = exc
             else:
                 valid.append(i)
+        # translation and a chosen temperature have no batched form: the single path decodes them
+        single = [i for i in valid if items[i][1].task != "transcribe" or items[i][1].temperature is not None]
+        for i in single:
+            try:
+                out[i] = self.transcribe(*items[i])
+            except InvalidArgument as exc:
+                out[i] = exc
+        valid = [i for i in valid if i not in single]
         if len(valid) == 1:
             i = valid[0]
             out[i] = self.transcribe(*items[i])
@@ -111,13 +127,20 @@ class WhisperRecognizer:
     def _decode_window(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
         cfg = self._cfg
         prompt = ", ".join(options.hints) if options.hints else None
+        if options.interim:
+            temperature: float | list[float] = 0.0
+        elif options.temperature is None:
+            temperature = list(TEMPERATURES)
+        else:  # the caller's temperature first, then the hotter steps of the fallback
+            temperature = [options.temperature, *(t for t in TEMPERATURES if t > options.temperature)]
         segments, info = self._model.transcribe(
             audio,
             language=language,
+            task=options.task,
             initial_prompt=prompt,
             prefix=options.prefix or None,
             beam_size=1 if options.interim else options.beam_size,
-            temperature=0.0 if options.interim else [0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            temperature=temperature,
             word_timestamps=options.word_timestamps,
             condition_on_previous_text=False,
             no_speech_threshold=cfg.no_speech_threshold,

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import Config
 from ..core.audio import SAMPLE_RATE
+from ..core.telemetry import NO_TELEMETRY, Telemetry
 from ..core.transcripts import DecodeOptions, Transcript
 from ..engines import fw_compat, piper_compat
 from ..engines.devices import (
@@ -26,14 +27,28 @@ from ..engines.devices import (
     choose_device,
     cuda_device_count,
 )
-from ..engines.piper import VoicePool
-from ..engines.voices import VoiceCatalogue, VoiceInfo, read_voice_info
+from ..engines.kokoro import KokoroModel, KokoroPool, find_pack_files, kokoro_voices
+from ..engines.piper import VoicePool, default_pool_size
+from ..engines.voices import (
+    KOKORO_ENGINE,
+    WER_TABLE,
+    VoiceCatalogue,
+    VoiceInfo,
+    load_wer_tables,
+    read_voice_info,
+)
 from ..engines.whisper import WhisperRecognizer
 from .models import (
     BUILTIN_ASR_MODELS,
+    embedded_kokoro_packs,
     embedded_voice_path,
     find_voice_files,
+    installed_voice_files,
+    kokoro_available,
+    kokoro_vocab_path,
+    resolve_kokoro_model,
     resolve_whisper_model,
+    voices_dir,
 )
 from .scheduler import DecodeScheduler, Priority
 
@@ -47,7 +62,9 @@ class SpeechEngine:
             config.asr.device, config.asr.compute_type, cuda_device_count()
         )
         self._recognizers: dict[str, WhisperRecognizer] = {}
-        self._synthesizers: dict[str, VoicePool] = {}
+        self._synthesizers: dict[str, VoicePool | KokoroPool] = {}
+        self._kokoro: KokoroModel | None = None  # shared by every Kokoro voice, loaded on first use
+        self._kokoro_lock = threading.Lock()
         self._load_lock = threading.Lock()
         # one queue for every stream's decodes: finals before interims (voice.scheduler)
         self.batch_size = choose_batch_size(config.asr.batch_size, self.device)
@@ -59,6 +76,12 @@ class SpeechEngine:
         self.turn = None  # voice.engines.turn.SmartTurn once loaded (None: not installed)
         self.catalogue = self._build_catalogue()
         self.ready = threading.Event()
+        self.telemetry: Telemetry = NO_TELEMETRY  # see set_telemetry
+
+    def set_telemetry(self, telemetry: Telemetry) -> None:
+        """Report latencies, decode jobs and audio to ``telemetry`` (a door's metrics)."""
+        self.telemetry = telemetry
+        self.scheduler.telemetry = telemetry
 
     # -- loading ----------------------------------------------------------------------
     def _build_catalogue(self) -> VoiceCatalogue:
@@ -69,14 +92,22 @@ class SpeechEngine:
         if tts.voice.endswith(".onnx"):
             voices.append(read_voice_info(find_voice_files([tts.voice])[0]))
         voices += [read_voice_info(p) for p in configured]
+        installed_dir = voices_dir(tts.voices_dir, self.config.cache_dir)
+        installed_piper, installed_packs = installed_voice_files(installed_dir)
+        voices += [read_voice_info(p) for p in installed_piper]
         voices.append(embedded)
+        packs = [*find_pack_files(list(tts.kokoro_voices)), *installed_packs]
+        if tts.kokoro and kokoro_available():
+            packs.append(embedded_kokoro_packs())
+        voices += kokoro_voices(packs, tts.kokoro_languages)
         unique = list({v.name: v for v in voices}.values())
         if not tts.voice.endswith(".onnx"):
             # configured default by name goes first
             unique.sort(key=lambda v: v.name != tts.voice)
             if unique[0].name != tts.voice:
                 raise ValueError(f"tts.voice {tts.voice!r} is not in the catalogue ({', '.join(v.name for v in unique)})")
-        return VoiceCatalogue(unique, fallbacks=tts.fallbacks)
+        wer = load_wer_tables([WER_TABLE, installed_dir / "voice_wer.json"])
+        return VoiceCatalogue(unique, fallbacks=tts.fallbacks, wer=wer)
 
     @property
     def model_names(self) -> list[str]:
@@ -148,15 +179,33 @@ class SpeechEngine:
                 self._recognizers[name] = WhisperRecognizer(name, path, self.device, self.config.asr)
             return self._recognizers[name]
 
-    def synthesizer(self, voice: VoiceInfo) -> VoicePool:
+    def _tts_cuda(self) -> bool:
+        use_cuda = self.config.tts.use_cuda
+        return self.device.device == "cuda" if use_cuda is None else use_cuda
+
+    def kokoro_model(self) -> KokoroModel:
+        """The one Kokoro model every Kokoro voice shares (joined and loaded on first use)."""
+        with self._kokoro_lock:
+            if self._kokoro is None:
+                tts = self.config.tts
+                path = resolve_kokoro_model(tts.kokoro_model, self.config.cache_dir)
+                self._kokoro = KokoroModel(path, kokoro_vocab_path(path), use_cuda=self._tts_cuda(),
+                                           size=tts.pool_size or default_pool_size(), threads=tts.threads_per_session)
+            return self._kokoro
+
+    def synthesizer(self, voice: VoiceInfo) -> VoicePool | KokoroPool:
         syn = self._synthesizers.get(voice.name)
         if syn is not None:
             return syn
+        if voice.engine == KOKORO_ENGINE:
+            model = self.kokoro_model()
+            with self._load_lock:
+                if voice.name not in self._synthesizers:
+                    self._synthesizers[voice.name] = KokoroPool(voice, model)
+                return self._synthesizers[voice.name]
         with self._load_lock:
             if voice.name not in self._synthesizers:
-                use_cuda = self.config.tts.use_cuda
-                if use_cuda is None:
-                    use_cuda = self.device.device == "cuda"
+                use_cuda = self._tts_cuda()
                 self._synthesizers[voice.name] = VoicePool(
                     voice, use_cuda=use_cuda, size=self.config.tts.pool_size or None,
                     threads=self.config.tts.threads_per_session)
@@ -198,3 +247,4 @@ class SpeechEngine:
         self._nlu_pool.shutdown(wait=True, cancel_futures=True)
         self._recognizers.clear()
         self._synthesizers.clear()
+        self._kokoro = None

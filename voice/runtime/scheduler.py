@@ -22,9 +22,12 @@ import heapq
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..core.telemetry import NO_TELEMETRY, Telemetry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ class _Job:
     cancelled: bool = field(default=False, compare=False)
     batch: Callable | None = field(default=None, compare=False)
     key: Any = field(default=None, compare=False)
+    audio_s: float = field(default=0.0, compare=False)  # audio the job decodes (real-time factor)
+    submitted: float = field(default_factory=time.monotonic, compare=False)
 
 
 class DecodeScheduler:
@@ -67,17 +72,20 @@ class DecodeScheduler:
         self.max_batch = max(1, max_batch)
         self.batches = 0  # batched runs (of 2 or more jobs)
         self.batched_jobs = 0  # jobs that ran in them
+        self.telemetry: Telemetry = NO_TELEMETRY  # queue wait and run time of every job
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)]
         for t in self._threads:
             t.start()
 
     # -- submitting (event loop side) -------------------------------------------------
     def submit(self, priority: Priority, stream: Any, fn: Callable, *args, batch: Callable | None = None,
-               key: Any = None) -> asyncio.Future:
+               key: Any = None, audio_s: float = 0.0) -> asyncio.Future:
         """Queue ``fn(*args)``; with ``batch``, it may instead run as ``batch([args, ...])[i]``
-        together with waiting jobs of the same ``key``."""
+        together with waiting jobs of the same ``key``. ``audio_s``: the audio it decodes
+        (for the telemetry's real-time factor)."""
         loop = asyncio.get_running_loop()
-        job = _Job(priority, next(self._seq), stream, fn, args, loop.create_future(), loop, batch=batch, key=key)
+        job = _Job(priority, next(self._seq), stream, fn, args, loop.create_future(), loop, batch=batch, key=key,
+                   audio_s=audio_s)
         with self._cond:
             if self._closed:
                 raise RuntimeError("scheduler is closed")
@@ -156,6 +164,7 @@ class DecodeScheduler:
                 for j in group:
                     self._take(j)
                 self.busy += 1
+            started = time.monotonic()
             if len(group) == 1:
                 try:
                     outcomes = [(job.fn(*job.args), None)]
@@ -174,6 +183,9 @@ class DecodeScheduler:
                 if len(group) > 1:
                     self.batches += 1
                     self.batched_jobs += len(group)
+            ran = time.monotonic() - started
+            for j in group:
+                self.telemetry.decoded(j.priority.name.lower(), j.audio_s, started - j.submitted, ran)
             for j, (result, error) in zip(group, outcomes):
                 with contextlib.suppress(RuntimeError):  # the submitter's loop is gone: nobody waits
                     j.loop.call_soon_threadsafe(_resolve, j.future, result, error)

@@ -83,6 +83,7 @@ class _Reply:
     spoken: SpokenText = field(default_factory=SpokenText)
     task: asyncio.Task | None = None
     client: ClientReply | None = None
+    turn_end: float | None = None  # stream seconds where the caller's turn it answers ended
 
 
 class ConversationCall:
@@ -304,19 +305,20 @@ class ConversationCall:
         if source is ReplySource.INTENTS:
             reply = self._dialogue.reply(result)
             if reply is not None and reply.text:
-                self._start_reply(once(reply.text), result.language, source, text=reply.text)
+                self._start_reply(once(reply.text), result.language, source, text=reply.text, turn_end=result.end)
         elif source is ReplySource.WEBHOOK:
             service = self._service
             turn = Turn(self._config.call_id, self._turns, result, dtmf)
             texts = webhook(service.http(), service.defaults.reply_webhook, turn, service.defaults.webhook_timeout_s,
                             self._dialogue.fallback(result.language))
-            self._start_reply(texts, result.language, source)
+            self._start_reply(texts, result.language, source, turn_end=result.end)
 
     # -- replies ----------------------------------------------------------------------------
     def _start_reply(self, texts: AsyncIterator[str], language: str, source: ReplySource, *,
-                     interruptible: bool = True, text: str = "", client: ClientReply | None = None) -> None:
+                     interruptible: bool = True, text: str = "", client: ClientReply | None = None,
+                     turn_end: float | None = None) -> None:
         self._ids += 1
-        reply = _Reply(self._ids, interruptible, client=client)
+        reply = _Reply(self._ids, interruptible, client=client, turn_end=turn_end)
         reply.task = self._spawn(self._speak(reply, texts, language, source, text))
         self._replies.add(reply.task)
 
@@ -336,7 +338,10 @@ class ConversationCall:
                         if self._input_done:
                             return
                     seconds = chunk.samples / chunk.sample_rate_hertz
+                    first_audio = not clock.started
                     start = clock.send(seconds, self.now)
+                    if first_audio and reply.turn_end is not None:
+                        self._service.engine.telemetry.stage("voice_to_voice", max(0.0, start - reply.turn_end))
                     self._reference.write(echo.decode(chunk.audio).audio, int(round(start * SAMPLE_RATE)))
                     if chunk.text:
                         reply.spoken.add(chunk.text, chunk.offset_s)
@@ -373,5 +378,6 @@ class ConversationCall:
         if reply.client is not None:
             reply.client.stop()  # what the client still sends of this reply is dropped
         if onset is not None:
+            self._service.engine.telemetry.event("barge_in")
             await self._emit(BargeIn(reply.id, played, heard, onset))
         await self._emit(ReplyEnded(reply.id, True, played, heard))

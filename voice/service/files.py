@@ -3,7 +3,10 @@
 :func:`recognize_audio` runs a whole buffer through
 :class:`~voice.core.session.RecognitionSession` and the engine (blocking): the unary
 ``Recognize`` RPC and ``voice transcribe`` both use it; when the engine batches
-(``asr.batch_size`` > 1), a file's utterances are decoded in batches.
+(``asr.batch_size`` > 1), a file's utterances are decoded in batches. Its steps
+(:func:`cut_utterances`, :func:`decode_options`, :func:`shape_result`) also serve
+``RecognitionService.recognize_each``, which hands each utterance's result out as soon as it
+is decoded.
 """
 
 from __future__ import annotations
@@ -25,10 +28,35 @@ from ..runtime.engine import SpeechEngine
 
 
 def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, options: StreamOptions,
-                    candidates: tuple[str, ...] = (), hints: tuple[str, ...] = ()) -> list[RecognitionResult]:
+                    candidates: tuple[str, ...] = (), hints: tuple[str, ...] = (), *, task: str = "transcribe",
+                    temperature: float | None = None) -> list[RecognitionResult]:
     """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
     rec = engine.recognizer(options.model)
     rec.check_language(options.language)
+    utterances = cut_utterances(audio, sample_rate, options)
+    opts = decode_options(engine, options, candidates, hints, task=task, temperature=temperature)
+    # the file's utterances in batches when the engine batches (one encoder pass per batch)
+    size = max(1, getattr(engine, "batch_size", 1))
+    transcripts: list[Transcript] = []
+    for i in range(0, len(utterances), size):
+        group = utterances[i:i + size]
+        if len(group) == 1:
+            transcripts.append(rec.transcribe(group[0].audio, opts))
+            continue
+        for out in rec.transcribe_batch([(u.audio, opts) for u in group]):
+            if isinstance(out, Exception):
+                raise out
+            transcripts.append(out)
+    results: list[RecognitionResult] = []
+    for event, transcript in zip(utterances, transcripts):
+        result = shape_result(engine, event, transcript, options, results[-1] if results else None)
+        if result is not None:
+            results.append(result)
+    return results
+
+
+def cut_utterances(audio: np.ndarray, sample_rate: int, options: StreamOptions) -> list[Utterance]:
+    """The utterances of float32 mono ``audio``, as the streaming core cuts them (blocking)."""
     pcm = kernels.float32_to_int16(np.ascontiguousarray(audio, dtype=np.float32)).tobytes()
     session = RecognitionSession(
         StreamOptions(
@@ -45,30 +73,27 @@ def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, o
     for i in range(0, len(pcm), step):
         events += session.push(pcm[i:i + step])
     events += session.finish()
-    results = []
-    opts = DecodeOptions(language=options.language, candidates=candidates, hints=hints,
-                         word_timestamps=options.word_time_offsets, beam_size=engine.config.asr.beam_size)
-    utterances = [e for e in events if isinstance(e, Utterance)]
-    # the file's utterances in batches when the engine batches (one encoder pass per batch)
-    size = max(1, getattr(engine, "batch_size", 1))
-    transcripts: list[Transcript] = []
-    for i in range(0, len(utterances), size):
-        group = utterances[i:i + size]
-        if len(group) == 1:
-            transcripts.append(rec.transcribe(group[0].audio, opts))
-            continue
-        for out in rec.transcribe_batch([(u.audio, opts) for u in group]):
-            if isinstance(out, Exception):
-                raise out
-            transcripts.append(out)
-    for event, transcript in zip(utterances, transcripts):
-        if not transcript.empty:
-            result = build_result(event, transcript, True, options.word_time_offsets)
-            if options.intent and engine.intents is not None:
-                context = {"previous_intent": results[-1].intent.intent} if results and results[-1].intent else None
-                result = replace(result, intent=understand_or_none(engine.intents, result, context))
-            results.append(result)
-    return results
+    return [e for e in events if isinstance(e, Utterance)]
+
+
+def decode_options(engine: SpeechEngine, options: StreamOptions, candidates: tuple[str, ...] = (),
+                   hints: tuple[str, ...] = (), *, task: str = "transcribe",
+                   temperature: float | None = None) -> DecodeOptions:
+    return DecodeOptions(language=options.language, candidates=candidates, hints=hints,
+                         word_timestamps=options.word_time_offsets, beam_size=engine.config.asr.beam_size,
+                         task=task, temperature=temperature)
+
+
+def shape_result(engine: SpeechEngine, utterance: Utterance, transcript: Transcript, options: StreamOptions,
+                 previous: RecognitionResult | None) -> RecognitionResult | None:
+    """An utterance's final (None when nothing was said), with its intent when asked for."""
+    if transcript.empty:
+        return None
+    result = build_result(utterance, transcript, True, options.word_time_offsets)
+    if options.intent and engine.intents is not None:
+        context = {"previous_intent": previous.intent.intent} if previous and previous.intent else None
+        result = replace(result, intent=understand_or_none(engine.intents, result, context))
+    return result
 
 
 def understand_or_none(intents: IntentEngine, result: RecognitionResult, context: dict | None) -> IntentResult | None:

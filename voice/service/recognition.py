@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Self
 
 import numpy as np
@@ -33,9 +34,11 @@ from ..core.audio import (
 )
 from ..core.errors import InvalidArgument
 from ..core.languages import normalize_language
-from ..core.session import StreamOptions
+from ..core.results import RecognitionResult
+from ..core.session import StreamOptions, Utterance
+from ..core.transcripts import DecodeOptions
 from .admission import Ticket
-from .files import recognize_audio
+from .files import cut_utterances, decode_options, recognize_audio, shape_result
 from .stream import StreamDriver
 from .types import (
     AudioInput,
@@ -148,25 +151,55 @@ class RecognitionService:
             out.append(lang)
         return tuple(dict.fromkeys(out))
 
+    def models(self) -> list[tuple[str, bool]]:
+        """(name, is_default) for every recognition model this server knows."""
+        default = self.engine.config.asr.model
+        return [(name, name == default) for name in dict.fromkeys([*self.engine.model_names, default])]
+
     # -- whole audio ----------------------------------------------------------------------
-    async def recognize(self, request: FileRecognitionRequest) -> FileRecognitionResult:
+    async def _whole(self, request: FileRecognitionRequest) -> _Whole:
+        """The request checked and its audio decoded (float32 mono at its own rate)."""
         self._check_ready()
         data = request.audio
         if not data:
             raise InvalidArgument("audio_content", "must not be empty")
-        if looks_like_container(data):
-            decoded = read_audio_bytes(data)
+        task = request.task or "transcribe"
+        if request.temperature is not None and not 0.0 <= request.temperature <= 1.0:
+            raise InvalidArgument("temperature", f"must be between 0 and 1, got {request.temperature}")
+        container = request.is_file or looks_like_container(data)
+        prepared = self.prepare(request.config, raw_audio=not container)
+        self.engine.recognizer(prepared.options.model).check_task(task)
+        if container:
+            decoded = await asyncio.to_thread(read_audio_bytes, data)  # an MP3 takes a while: off the loop
             audio, rate = decoded.audio, decoded.sample_rate
-            prepared = self.prepare(request.config, raw_audio=False)
             if not MIN_RATE <= rate <= MAX_RATE:
-                raise InvalidArgument("audio_content", f"WAV/FLAC sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE}")
+                raise InvalidArgument("audio_content", f"the file's sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE}")
         else:
-            prepared = self.prepare(request.config)
             audio = kernels.int16_to_float32(np.ascontiguousarray(bytes_to_int16(data, prepared.options.encoding)))
             rate = prepared.options.sample_rate
-        results = await self.engine.run_asr(recognize_audio, self.engine, audio, rate, prepared.options,
-                                            prepared.candidates, prepared.hints)
-        return FileRecognitionResult(tuple(results), len(audio) / rate)
+        self.engine.telemetry.audio("recognition", len(audio) / rate)
+        return _Whole(audio, rate, prepared, task, request.temperature)
+
+    async def recognize(self, request: FileRecognitionRequest) -> FileRecognitionResult:
+        w = await self._whole(request)
+        p = w.prepared
+        results = await self.engine.run_asr(partial(recognize_audio, task=w.task, temperature=w.temperature),
+                                            self.engine, w.audio, w.rate, p.options, p.candidates, p.hints)
+        return FileRecognitionResult(tuple(results), len(w.audio) / w.rate)
+
+    async def recognize_each(self, request: FileRecognitionRequest) -> AsyncIterator[RecognitionResult]:
+        """As :meth:`recognize`, but each utterance's final is yielded as soon as it is decoded
+        (in order; utterances with nothing said are left out)."""
+        w = await self._whole(request)
+        p, engine = w.prepared, self.engine
+        utterances = await engine.run_asr(cut_utterances, w.audio, w.rate, p.options)
+        opts = decode_options(engine, p.options, p.candidates, p.hints, task=w.task, temperature=w.temperature)
+        previous = None
+        for utterance in utterances:
+            result = await engine.run_asr(_decode_utterance, engine, utterance, opts, p.options, previous)
+            if result is not None:
+                previous = result
+                yield result
 
     # -- streams --------------------------------------------------------------------------
     def open_stream(self) -> StreamCall:
@@ -226,6 +259,21 @@ class StreamCall:
             read_task.cancel()
             with contextlib.suppress(BaseException):
                 await read_task
+
+
+@dataclass(frozen=True)
+class _Whole:
+    audio: np.ndarray
+    rate: int
+    prepared: PreparedRecognition
+    task: str
+    temperature: float | None
+
+
+def _decode_utterance(engine: SpeechEngine, utterance: Utterance, opts: DecodeOptions, options: StreamOptions,
+                      previous: RecognitionResult | None) -> RecognitionResult | None:
+    transcript = engine.recognizer(options.model).transcribe(utterance.audio, opts)
+    return shape_result(engine, utterance, transcript, options, previous)
 
 
 def _hints(config: RecognitionConfig) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
-from ..core.audio import SAMPLE_RATE
+from ..core.audio import SAMPLE_RATE, Encoding
 from ..core.intents import NONE_INTENT, IntentResult
 from ..core.results import RecognitionResult, WordResult, build_result
 from ..core.session import (
@@ -79,6 +79,7 @@ class StreamDriver:
         self._base = DecodeOptions(language=options.language, candidates=candidates, beam_size=beam_size,
                                    word_timestamps=options.word_time_offsets, hints=hints)
         self._out: asyncio.Queue = asyncio.Queue(MAX_PENDING_OUTPUTS)
+        self._bytes_per_s = options.sample_rate * (2 if options.encoding is Encoding.LINEAR16 else 1)
         self._finals: asyncio.Queue = asyncio.Queue(MAX_PENDING_UTTERANCES)
         self._agreement: LocalAgreement = LocalAgreement()
         self._agreement_index = 0
@@ -95,6 +96,7 @@ class StreamDriver:
 
     # -- input --------------------------------------------------------------------------
     async def push(self, data: bytes, flush: bool = False) -> None:
+        self.engine.telemetry.audio("recognition", len(data) / self._bytes_per_s)
         await self._handle(self.session.push(data) if data else [])
         if flush:
             await self._handle(self.session.flush())
@@ -140,7 +142,7 @@ class StreamDriver:
     def _submit(self, priority: int, audio, opts: DecodeOptions) -> asyncio.Future:
         rec = self._recognizer
         return self.scheduler.submit(priority, self.stream_id, rec.transcribe, audio, opts,
-                                     batch=rec.transcribe_batch, key=rec.batch_key(opts))
+                                     batch=rec.transcribe_batch, key=rec.batch_key(opts), audio_s=len(audio) / SAMPLE_RATE)
 
     def _speculation_for(self, index: int) -> bool:
         """Is a still-valid speculative final running for utterance ``index``?"""
@@ -239,6 +241,7 @@ class StreamDriver:
             self._language.pop(utt.index, None)
             if not transcript.empty:
                 result = build_result(utt, transcript, True, self.options.word_time_offsets)
+                self.engine.telemetry.stage("endpoint_to_final", result.latency)
                 if self.options.intent and self.engine.intents is not None:
                     result = replace(result, intent=await self._understand(result))
                 await self._out.put(result)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -185,6 +186,7 @@ class SynthesisService:
             feeder = asyncio.ensure_future(feeding())
         sent = 0
         first = True
+        started = time.monotonic()
         fut: asyncio.Future | None = None
         try:
             while True:
@@ -203,6 +205,9 @@ class SynthesisService:
                 if job.ready:  # synthesize the next piece while this one's chunks go out
                     fut = asyncio.ensure_future(run(job.step))
                 for c in chunks or ():
+                    if first:
+                        self.engine.telemetry.stage("time_to_first_audio", time.monotonic() - started)
+                    self.engine.telemetry.audio("synthesis", c.samples / job.out_rate)
                     yield AudioChunk(audio=c.audio, samples=c.samples, sentence_index=c.sentence_index, text=c.text,
                                      offset_s=sent / job.out_rate, voice=job.pool.info.name if first else "",
                                      encoding=job.options.encoding.value, sample_rate_hertz=job.out_rate)

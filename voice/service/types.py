@@ -61,6 +61,11 @@ class FileRecognitionRequest:
 
     audio: bytes
     config: RecognitionConfig = field(default_factory=RecognitionConfig)
+    # True: ``audio`` is an audio file in any format libsndfile reads (WAV, FLAC, Ogg Vorbis/Opus,
+    # MP3, ...), never raw samples
+    is_file: bool = False
+    task: str = ""  # "transcribe" (""), or "translate": Whisper's translation into English
+    temperature: float | None = None  # 0-1, the first sampling temperature; None = the default
 
 
 @dataclass(frozen=True)

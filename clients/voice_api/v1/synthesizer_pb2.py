@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from voice_api.v1 import audio_pb2 as voice__api_dot_v1_dot_audio__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evoice_api/v1/synthesizer.proto\x12\x08voice.v1\x1a\x18voice_api/v1/audio.proto\"\xf4\x02\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12)\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x04 \x01(\x05\x12\x15\n\rlanguage_code\x18\x05 \x01(\t\x12\x15\n\rspeaking_rate\x18\x06 \x01(\x02\x12\x0c\n\x04ssml\x18\x07 \x01(\x08\x12\x16\n\x0evolume_gain_db\x18\x08 \x01(\x02\x12 \n\x13sentence_silence_ms\x18\t \x01(\x05H\x00\x88\x01\x01\x12\x17\n\nspeaker_id\x18\n \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x11\x63hunk_duration_ms\x18\x0b \x01(\x05\x12+\n\tcontainer\x18\x0c \x01(\x0e\x32\x18.voice.v1.AudioContainerB\x16\n\x14_sentence_silence_msB\r\n\x0b_speaker_id\"\xbe\x01\n\x12SynthesizeResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12)\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x03 \x01(\x05\x12\x16\n\x0esentence_index\x18\x04 \x01(\x05\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\r\n\x05voice\x18\x06 \x01(\t\x12\x16\n\x0e\x61udio_offset_s\x18\x07 \x01(\x01\"\xde\x01\n\x16SynthesizeOnceResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12)\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x03 \x01(\x05\x12+\n\tcontainer\x18\x04 \x01(\x0e\x32\x18.voice.v1.AudioContainer\x12\x18\n\x10\x61udio_duration_s\x18\x05 \x01(\x01\x12\r\n\x05voice\x18\x06 \x01(\t\x12\x11\n\tsentences\x18\x07 \x01(\x05\"*\n\x11ListVoicesRequest\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\"\xb4\x01\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rlanguage_code\x18\x02 \x01(\t\x12\x19\n\x11sample_rate_hertz\x18\x03 \x01(\x05\x12\x0f\n\x07quality\x18\x04 \x01(\t\x12\x14\n\x0cnum_speakers\x18\x05 \x01(\x05\x12\x0e\n\x06neural\x18\x06 \x01(\x08\x12\x0e\n\x06\x65ngine\x18\x07 \x01(\t\x12\x10\n\x08speakers\x18\x08 \x03(\t\x12\x12\n\nis_default\x18\t \x01(\x08\"5\n\x12ListVoicesResponse\x12\x1f\n\x06voices\x18\x01 \x03(\x0b\x32\x0f.voice.v1.Voice*C\n\x0e\x41udioContainer\x12\x1f\n\x1b\x41UDIO_CONTAINER_UNSPECIFIED\x10\x00\x12\x07\n\x03RAW\x10\x01\x12\x07\n\x03WAV\x10\x02\x32\xf2\x01\n\x0bSynthesizer\x12I\n\nSynthesize\x12\x1b.voice.v1.SynthesizeRequest\x1a\x1c.voice.v1.SynthesizeResponse0\x01\x12O\n\x0eSynthesizeOnce\x12\x1b.voice.v1.SynthesizeRequest\x1a .voice.v1.SynthesizeOnceResponse\x12G\n\nListVoices\x12\x1b.voice.v1.ListVoicesRequest\x1a\x1c.voice.v1.ListVoicesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1evoice_api/v1/synthesizer.proto\x12\x08voice.v1\x1a\x18voice_api/v1/audio.proto\"\xf4\x02\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12)\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x04 \x01(\x05\x12\x15\n\rlanguage_code\x18\x05 \x01(\t\x12\x15\n\rspeaking_rate\x18\x06 \x01(\x02\x12\x0c\n\x04ssml\x18\x07 \x01(\x08\x12\x16\n\x0evolume_gain_db\x18\x08 \x01(\x02\x12 \n\x13sentence_silence_ms\x18\t \x01(\x05H\x00\x88\x01\x01\x12\x17\n\nspeaker_id\x18\n \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x11\x63hunk_duration_ms\x18\x0b \x01(\x05\x12+\n\tcontainer\x18\x0c \x01(\x0e\x32\x18.voice.v1.AudioContainerB\x16\n\x14_sentence_silence_msB\r\n\x0b_speaker_id\"\xbe\x01\n\x12SynthesizeResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12)\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x03 \x01(\x05\x12\x16\n\x0esentence_index\x18\x04 \x01(\x05\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\r\n\x05voice\x18\x06 \x01(\t\x12\x16\n\x0e\x61udio_offset_s\x18\x07 \x01(\x01\"\xde\x01\n\x16SynthesizeOnceResponse\x12\x15\n\raudio_content\x18\x01 \x01(\x0c\x12)\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x03 \x01(\x05\x12+\n\tcontainer\x18\x04 \x01(\x0e\x32\x18.voice.v1.AudioContainer\x12\x18\n\x10\x61udio_duration_s\x18\x05 \x01(\x01\x12\r\n\x05voice\x18\x06 \x01(\t\x12\x11\n\tsentences\x18\x07 \x01(\x05\"*\n\x11ListVoicesRequest\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\"\xfb\x01\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rlanguage_code\x18\x02 \x01(\t\x12\x19\n\x11sample_rate_hertz\x18\x03 \x01(\x05\x12\x0f\n\x07quality\x18\x04 \x01(\t\x12\x14\n\x0cnum_speakers\x18\x05 \x01(\x05\x12\x0e\n\x06neural\x18\x06 \x01(\x08\x12\x0e\n\x06\x65ngine\x18\x07 \x01(\t\x12\x10\n\x08speakers\x18\x08 \x03(\t\x12\x12\n\nis_default\x18\t \x01(\x08\x12\x15\n\rquality_label\x18\n \x01(\t\x12\x1b\n\x0eround_trip_wer\x18\x0b \x01(\x02H\x00\x88\x01\x01\x42\x11\n\x0f_round_trip_wer\"5\n\x12ListVoicesResponse\x12\x1f\n\x06voices\x18\x01 \x03(\x0b\x32\x0f.voice.v1.Voice*C\n\x0e\x41udioContainer\x12\x1f\n\x1b\x41UDIO_CONTAINER_UNSPECIFIED\x10\x00\x12\x07\n\x03RAW\x10\x01\x12\x07\n\x03WAV\x10\x02\x32\xf2\x01\n\x0bSynthesizer\x12I\n\nSynthesize\x12\x1b.voice.v1.SynthesizeRequest\x1a\x1c.voice.v1.SynthesizeResponse0\x01\x12O\n\x0eSynthesizeOnce\x12\x1b.voice.v1.SynthesizeRequest\x1a .voice.v1.SynthesizeOnceResponse\x12G\n\nListVoices\x12\x1b.voice.v1.ListVoicesRequest\x1a\x1c.voice.v1.ListVoicesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'voice_api.v1.synthesizer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDIOCONTAINER']._serialized_start=1145
-  _globals['_AUDIOCONTAINER']._serialized_end=1212
+  _globals['_AUDIOCONTAINER']._serialized_start=1216
+  _globals['_AUDIOCONTAINER']._serialized_end=1283
   _globals['_SYNTHESIZEREQUEST']._serialized_start=71
   _globals['_SYNTHESIZEREQUEST']._serialized_end=443
   _globals['_SYNTHESIZERESPONSE']._serialized_start=446
@@ -43,9 +43,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTVOICESREQUEST']._serialized_start=863
   _globals['_LISTVOICESREQUEST']._serialized_end=905
   _globals['_VOICE']._serialized_start=908
-  _globals['_VOICE']._serialized_end=1088
-  _globals['_LISTVOICESRESPONSE']._serialized_start=1090
-  _globals['_LISTVOICESRESPONSE']._serialized_end=1143
-  _globals['_SYNTHESIZER']._serialized_start=1215
-  _globals['_SYNTHESIZER']._serialized_end=1457
+  _globals['_VOICE']._serialized_end=1159
+  _globals['_LISTVOICESRESPONSE']._serialized_start=1161
+  _globals['_LISTVOICESRESPONSE']._serialized_end=1214
+  _globals['_SYNTHESIZER']._serialized_start=1286
+  _globals['_SYNTHESIZER']._serialized_end=1528
 # @@protoc_insertion_point(module_scope)

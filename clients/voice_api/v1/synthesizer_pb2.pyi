@@ -88,7 +88,7 @@ class ListVoicesRequest(_message.Message):
     def __init__(self, language_code: _Optional[str] = ...) -> None: ...
 
 class Voice(_message.Message):
-    __slots__ = ("name", "language_code", "sample_rate_hertz", "quality", "num_speakers", "neural", "engine", "speakers", "is_default")
+    __slots__ = ("name", "language_code", "sample_rate_hertz", "quality", "num_speakers", "neural", "engine", "speakers", "is_default", "quality_label", "round_trip_wer")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,8 @@ class Voice(_message.Message):
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     SPEAKERS_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_LABEL_FIELD_NUMBER: _ClassVar[int]
+    ROUND_TRIP_WER_FIELD_NUMBER: _ClassVar[int]
     name: str
     language_code: str
     sample_rate_hertz: int
@@ -107,7 +109,9 @@ class Voice(_message.Message):
     engine: str
     speakers: _containers.RepeatedScalarFieldContainer[str]
     is_default: bool
-    def __init__(self, name: _Optional[str] = ..., language_code: _Optional[str] = ..., sample_rate_hertz: _Optional[int] = ..., quality: _Optional[str] = ..., num_speakers: _Optional[int] = ..., neural: _Optional[bool] = ..., engine: _Optional[str] = ..., speakers: _Optional[_Iterable[str]] = ..., is_default: _Optional[bool] = ...) -> None: ...
+    quality_label: str
+    round_trip_wer: float
+    def __init__(self, name: _Optional[str] = ..., language_code: _Optional[str] = ..., sample_rate_hertz: _Optional[int] = ..., quality: _Optional[str] = ..., num_speakers: _Optional[int] = ..., neural: _Optional[bool] = ..., engine: _Optional[str] = ..., speakers: _Optional[_Iterable[str]] = ..., is_default: _Optional[bool] = ..., quality_label: _Optional[str] = ..., round_trip_wer: _Optional[float] = ...) -> None: ...
 
 class ListVoicesResponse(_message.Message):
     __slots__ = ("voices",)

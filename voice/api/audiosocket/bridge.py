@@ -60,10 +60,12 @@ class _Ended:
 class AudioSocketServer:
     """``port = await server.start()`` ... ``await server.stop()``."""
 
-    def __init__(self, service: VoiceService, host: str, port: int, language: str = ""):
+    def __init__(self, service: VoiceService, host: str, port: int, language: str = "", ssl=None):
         """``language``: the calls' language code ("" = detect per utterance; the dialplan
-        passes nothing but the UUID)."""
+        passes nothing but the UUID); ``ssl``: an ``ssl.SSLContext`` for TLS (behind stunnel or
+        a TLS-capable proxy: Asterisk's AudioSocket itself speaks plain TCP)."""
         self.service = service
+        self.ssl = ssl
         self.host = host
         self.port = port
         self.language = language
@@ -80,7 +82,7 @@ class AudioSocketServer:
     async def start(self) -> int:
         """Listen; returns the bound port (``port`` 0 = an ephemeral one)."""
         self._stopping = False
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self._server = await asyncio.start_server(self._accept, self.host, self.port, ssl=self.ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         _LOGGER.info("AudioSocket on %s:%d", self.host, self.port)
         return self.port

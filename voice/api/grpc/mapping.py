@@ -185,7 +185,8 @@ def synthesis_result_pb(result: t.SynthesisResult) -> synthesizer_pb2.Synthesize
 def voice_pb(voice: VoiceInfo, is_default: bool) -> synthesizer_pb2.Voice:
     return synthesizer_pb2.Voice(name=voice.name, language_code=voice.language, sample_rate_hertz=voice.sample_rate,
                                  quality=voice.quality, num_speakers=voice.num_speakers, neural=voice.neural,
-                                 engine=voice.engine, speakers=list(voice.speakers), is_default=is_default)
+                                 engine=voice.engine, speakers=list(voice.speakers), is_default=is_default,
+                                 quality_label=voice.label, round_trip_wer=voice.wer)
 
 
 # -- understanding ----------------------------------------------------------------------------

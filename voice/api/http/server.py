@@ -17,21 +17,30 @@ from aiohttp import web
 
 from ...service import VoiceService
 from .. import twilio
+from ..ops import http_guard
+from ..openai import rest as openai_rest
 
 _LOGGER = logging.getLogger(__name__)
 
-DOORS = (twilio,)  # modules with add_routes(app, service); later doors (OpenAI) join here
+DOORS = (twilio, openai_rest)  # modules with add_routes(app, service)
+MAX_BODY_BYTES = 64 * 1024 * 1024  # server.max_file_bytes by default
 SHUTDOWN_TIMEOUT_S = 10.0  # for requests still running once the doors have closed their sockets
 
 
 class HttpServer:
     """``start()`` binds ``host:port`` (0: an ephemeral port) and returns the port."""
 
-    def __init__(self, service: VoiceService, host: str, port: int):
+    def __init__(self, service: VoiceService, host: str, port: int, *, ssl_context=None, metrics=None, keys=None,
+                 public: tuple[str, ...] = ("/health",), max_body_bytes: int = MAX_BODY_BYTES):
+        """``ssl_context``: TLS (mTLS when it requires client certificates); ``metrics``,
+        ``keys``: request metrics and API keys (:mod:`voice.api.ops.http_guard`; ``public``
+        paths need no key); ``max_body_bytes``: the largest request body."""
         self.service = service
         self.host = host
         self.port = port
-        self.app = web.Application()
+        self.ssl_context = ssl_context
+        self.app = web.Application(client_max_size=max_body_bytes)
+        http_guard.install(self.app, metrics, keys, public)
         self.app.router.add_get("/health", self._health)
         for door in DOORS:
             door.add_routes(self.app, service)
@@ -46,7 +55,7 @@ class HttpServer:
         runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
-            await web.TCPSite(runner, self.host, self.port).start()
+            await web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context).start()
         except BaseException:
             await runner.cleanup()
             raise

@@ -24,6 +24,20 @@ from ...core.intents import IntentFileError
 DEFAULT_INTENTS_FILE = Path(__file__).parent / "domains" / "call_centre.yaml"
 """The shipped call-centre domain, loaded when no intents file is configured."""
 
+CALL_CENTRE = "call-centre"
+HOME_ASSISTANT = "home-assistant"
+BUILTIN_DOMAINS = (CALL_CENTRE, HOME_ASSISTANT)
+"""Names ``[intent] file`` (and ``--intents``) takes besides a path: the call-centre domain
+(the default) and Home Assistant's own intents (:mod:`.homeassistant`, for Wyoming satellites)."""
+
+
+def builtin_domain(spec: str | Path | None) -> str | None:
+    """The built-in domain ``spec`` names (None, "" and "call-centre": the call centre;
+    "home-assistant"), or None when ``spec`` is a file."""
+    if spec is None or str(spec) in ("", CALL_CENTRE):
+        return CALL_CENTRE
+    return HOME_ASSISTANT if str(spec) == HOME_ASSISTANT else None
+
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -204,9 +218,13 @@ def load_dialogue(path: Path | None) -> DialogueTables:
     """The dialogue tables of an intents file (None = the shipped domain), validated.
 
     Cheap (the sentences are parsed to know each intent's slots, nothing is trained). A
-    file without dialogue keys gives empty tables.
+    file without dialogue keys gives empty tables, and so does the built-in Home Assistant
+    domain (Home Assistant speaks its own responses). ``path`` may name a built-in domain.
     """
-    path = Path(path) if path is not None else DEFAULT_INTENTS_FILE
+    builtin = builtin_domain(path)
+    if builtin == HOME_ASSISTANT:
+        return DialogueTables()
+    path = DEFAULT_INTENTS_FILE if builtin == CALL_CENTRE else Path(path)
     return dialogue_from_dict(read_intents_file(path), name=path.stem)
 
 

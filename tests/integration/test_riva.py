@@ -1,0 +1,345 @@
+"""The Riva door with the real ``nvidia-riva-client`` package, unchanged, against the running
+server: files streamed and recognised the way Riva's own scripts do it (``transcribe_file.py``:
+``AudioChunkFileIterator`` + ``ASRService.streaming_response_generator``;
+``transcribe_file_offline.py``: the file's bytes + ``offline_recognize``), model and voice
+listing as ``--list-models`` / ``talk.py --list-voices`` read them, synthesis to a WAV file as
+``talk.py`` writes it, streaming synthesis, and clear errors for Riva features we do not have.
+
+The package ships no scripts (``pip show -f nvidia-riva-client``: the library only), so the
+scripts' calls are made here as the scripts make them. One server for the session (plugin).
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import grpc
+import numpy as np
+import pytest
+import riva.client
+import soundfile as sf
+from riva.client.proto import riva_asr_pb2, riva_tts_pb2
+
+from voice.core.audio import resample
+from voice.testing.prompts import pick_prompts, wer
+
+PROMPTS = pick_prompts("en", 3, min_words=6)
+GAP_S = 1.0  # silence between the prompts: one final each at the default endpointing
+WER_LIMIT = 0.15
+TEXT = "Your card is blocked. A new one is on its way."
+
+
+@pytest.fixture(scope="module")
+def auth(server):
+    return riva.client.Auth(uri=server.address)
+
+
+@pytest.fixture(scope="module")
+def asr(auth):
+    return riva.client.ASRService(auth)
+
+
+@pytest.fixture(scope="module")
+def tts(auth):
+    return riva.client.SpeechSynthesisService(auth)
+
+
+def _joined(rate: int) -> np.ndarray:
+    """The prompts at ``rate`` (float32), GAP_S of silence before, between and after them."""
+    gap = np.zeros(int(GAP_S * rate), np.float32)
+    parts = [gap]
+    for p in PROMPTS:
+        audio, sr = sf.read(p.path, dtype="float32")
+        parts += [resample(audio, sr, rate), gap]
+    return np.concatenate(parts)
+
+
+@pytest.fixture(scope="module")
+def wav_files(tmp_path_factory):
+    """The prompts as a 16 kHz 16-bit WAV and an 8 kHz mu-law WAV (G.711 WAV, format tag 7)."""
+    folder = tmp_path_factory.mktemp("riva")
+    files = {"16k": folder / "prompts-16k.wav", "8k-mulaw": folder / "prompts-8k-mulaw.wav"}
+    sf.write(files["16k"], _joined(16000), 16000, subtype="PCM_16")
+    sf.write(files["8k-mulaw"], _joined(8000), 8000, subtype="ULAW")
+    return files
+
+
+def _reference() -> list[str]:
+    return [" ".join(p.text for p in PROMPTS)]
+
+
+def _streaming_config(**config) -> riva_asr_pb2.StreamingRecognitionConfig:
+    # what transcribe_file.py builds (its defaults: en-US, one alternative, verbatim transcripts)
+    base = dict(language_code="en-US", max_alternatives=1, profanity_filter=False,
+                enable_automatic_punctuation=False, verbatim_transcripts=True, enable_word_time_offsets=True)
+    return riva.client.StreamingRecognitionConfig(config=riva.client.RecognitionConfig(**{**base, **config}),
+                                                  interim_results=True)
+
+
+def _stream_file(asr, path, config, delay=None) -> list:
+    with riva.client.AudioChunkFileIterator(str(path), 1600, delay) as chunks:
+        return list(asr.streaming_response_generator(audio_chunks=chunks, streaming_config=config))
+
+
+def _finals(responses) -> list:
+    return [r for resp in responses for r in resp.results if r.is_final]
+
+
+def _check_words(results, duration_s: float) -> None:
+    words = [w for r in results for w in r.alternatives[0].words]
+    assert words, "word time offsets were asked for"
+    starts = [w.start_time for w in words]
+    assert starts == sorted(starts) and all(w.start_time <= w.end_time for w in words)
+    assert 0 <= starts[0] and words[-1].end_time <= duration_s * 1000 + 50  # milliseconds, as Riva
+    assert all(0.0 <= w.confidence <= 1.0 for w in words)
+    assert all(0.0 < r.alternatives[0].confidence <= 1.0 for r in results)
+
+
+# -- recognition ----------------------------------------------------------------------------------
+
+def test_streaming_wav_8k_mulaw_header_read_from_file(asr, wav_files):
+    """transcribe_file.py on an 8 kHz mu-law WAV: the file's bytes, header first, encoding and
+    rate left unset (the client's ``wave`` module cannot read G.711 WAVs, so it sends plain
+    1600-byte pieces of the file)."""
+    config = _streaming_config()
+    assert config.config.encoding == 0 and config.config.sample_rate_hertz == 0
+    finals = _finals(_stream_file(asr, wav_files["8k-mulaw"], config))
+    assert len(finals) == len(PROMPTS)
+    assert all(len(r.alternatives) == 1 and r.alternatives[0].language_code == ["en"] for r in finals)
+    assert all(r.alternatives[0].transcript.endswith(" ") for r in finals)  # Riva's finals do
+    assert wer(_reference(), ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
+    _check_words(finals, len(_joined(8000)) / 8000)
+    assert [r.audio_processed for r in finals] == sorted(r.audio_processed for r in finals)
+
+
+def test_streaming_wav_16k_real_time_interims(asr, wav_files):
+    """A 16 kHz WAV at the speaker's pace (``transcribe_file.py --simulate-realtime``): interim
+    results with their stability before the finals, as the client's print_streaming shows them."""
+    config = _streaming_config(enable_word_time_offsets=False)
+    responses = _stream_file(asr, wav_files["16k"], config, riva.client.sleep_audio_length)
+    finals = _finals(responses)
+    assert len(finals) == len(PROMPTS)
+    assert wer(_reference(), ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
+    interims = [r for resp in responses for r in resp.results if not r.is_final]
+    assert interims, "interim results were asked for, at real-time pace"
+    assert all(0.0 < r.stability < 1.0 for r in interims)
+    out = io.StringIO()
+    riva.client.print_streaming(iter(responses), output_file=[out], additional_info="confidence")
+    printed = out.getvalue()
+    assert "Stability:" in printed and printed.count("## ") == len(finals)
+
+
+def test_streaming_raw_linear_pcm(asr):
+    """A header-less stream: LINEAR_PCM at 8 kHz, as a microphone client sends it."""
+    audio, rate = sf.read(PROMPTS[0].path, dtype="int16")
+    data = audio.tobytes()
+    config = _streaming_config(encoding=riva.client.AudioEncoding.LINEAR_PCM, sample_rate_hertz=rate)
+    chunks = [data[i:i + 1600] for i in range(0, len(data), 1600)]
+    finals = _finals(asr.streaming_response_generator(audio_chunks=chunks, streaming_config=config))
+    assert wer([PROMPTS[0].text], ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
+
+
+@pytest.mark.parametrize("name", ["16k", "8k-mulaw"])
+def test_offline_wav(asr, wav_files, name):
+    """transcribe_file_offline.py: the whole file in one request (the header decides the format)."""
+    path = wav_files[name]
+    config = riva.client.RecognitionConfig(language_code="en-US", max_alternatives=3, enable_word_time_offsets=True,
+                                           verbatim_transcripts=True)
+    riva.client.add_audio_file_specs_to_config(config, path)
+    riva.client.add_word_boosting_to_config(config, ["agent number"], 4.0)
+    response = asr.offline_recognize(path.read_bytes(), config)
+    assert len(response.results) == len(PROMPTS)
+    assert all(len(r.alternatives) == 1 for r in response.results)  # up to max_alternatives
+    text = "".join(r.alternatives[0].transcript for r in response.results)
+    assert wer(_reference(), [text]) <= WER_LIMIT
+    _check_words(response.results, sf.info(str(path)).duration)
+
+
+@pytest.mark.parametrize("fmt,subtype,encoding", [("FLAC", "PCM_16", "FLAC"), ("OGG", "OPUS", "OGGOPUS")])
+def test_offline_flac_and_ogg_opus(asr, fmt, subtype, encoding):
+    audio, rate = sf.read(PROMPTS[1].path, dtype="float32")
+    buf = io.BytesIO()
+    sf.write(buf, resample(audio, rate, 16000), 16000, format=fmt, subtype=subtype)
+    config = riva.client.RecognitionConfig(encoding=getattr(riva.client.AudioEncoding, encoding),
+                                           language_code="en-US", max_alternatives=1)
+    response = asr.offline_recognize(buf.getvalue(), config)
+    assert wer([PROMPTS[1].text], ["".join(r.alternatives[0].transcript for r in response.results)]) <= WER_LIMIT
+
+
+def test_offline_language_code(asr):
+    """Riva's language codes (es-US) pick the language; "multi" detects it per utterance."""
+    prompt = pick_prompts("es", 1, min_words=6)[0]
+    data = prompt.path.read_bytes()
+    for code in ("es-US", "multi"):
+        response = asr.offline_recognize(data, riva.client.RecognitionConfig(language_code=code))
+        assert [r.alternatives[0].language_code for r in response.results] == [["es"]] * len(response.results)
+        assert wer([prompt.text], ["".join(r.alternatives[0].transcript for r in response.results)]) <= 0.4
+
+
+def test_endpointing_config(asr, wav_files):
+    """stop_history (with stop_threshold) sets the trailing silence that ends an utterance: a
+    window longer than the gaps between the prompts keeps them in one result."""
+    data = wav_files["16k"].read_bytes()
+
+    def results(**endpoint):
+        config = riva.client.RecognitionConfig(language_code="en-US")
+        args = dict(start_history=-1, start_threshold=-1.0, stop_history=-1, stop_history_eou=-1,
+                    stop_threshold=-1.0, stop_threshold_eou=-1.0)
+        riva.client.add_endpoint_parameters_to_config(config, **{**args, **endpoint})
+        return asr.offline_recognize(data, config).results
+
+    assert len(results()) == len(PROMPTS)
+    joined = results(start_history=300, start_threshold=0.2, stop_history=2500, stop_threshold=1.0)
+    assert len(joined) == 1
+    assert wer(_reference(), [joined[0].alternatives[0].transcript]) <= WER_LIMIT
+
+
+def test_list_models(asr):
+    """transcribe_file.py --list-models: models of type "online" by language_code."""
+    response = asr.stub.GetRivaSpeechRecognitionConfig(riva_asr_pb2.RivaSpeechRecognitionConfigRequest())
+    models: dict[str, list] = {}
+    for model_config in response.model_config:
+        if model_config.parameters["type"] == "online":
+            models.setdefault(model_config.parameters["language_code"], []).append(
+                {"model": [model_config.model_name]})
+    assert {"model": ["base"]} in models["en"] and {"model": ["tiny.en"]} in models["en"]
+    assert {"model": ["base"]} in models["es"] and {"model": ["tiny.en"]} not in models["es"]
+    offline = {c.model_name for c in response.model_config if c.parameters["type"] == "offline"}
+    assert offline == {"base", "tiny.en"}
+    one = asr.stub.GetRivaSpeechRecognitionConfig(riva_asr_pb2.RivaSpeechRecognitionConfigRequest(model_name="tiny.en"))
+    assert {c.parameters["language_code"] for c in one.model_config} == {"en"}
+
+
+# -- synthesis ------------------------------------------------------------------------------------
+
+def _voices(tts) -> dict:
+    """talk.py --list-voices, as it reads the config."""
+    response = tts.stub.GetRivaSynthesisConfig(riva_tts_pb2.RivaSynthesisConfigRequest())
+    voices: dict[str, dict] = {}
+    for model_config in response.model_config:
+        language_code = model_config.parameters["language_code"]
+        voice_name = model_config.parameters["voice_name"]
+        subvoices = [voice.split(":")[0] for voice in model_config.parameters["subvoices"].split(",")]
+        voices.setdefault(language_code, {"voices": []})["voices"].extend(f"{voice_name}.{s}" for s in subvoices)
+    return voices
+
+
+def test_list_voices(tts):
+    voices = _voices(tts)
+    assert "en_US-joe-medium.default" in voices["en-US"]["voices"]
+    assert any(v.startswith("espeak-") for v in voices.get("fr", {"voices": []})["voices"])
+
+
+def _recognize(asr, wav: bytes) -> str:
+    response = asr.offline_recognize(wav, riva.client.RecognitionConfig(language_code="en-US"))
+    return "".join(r.alternatives[0].transcript for r in response.results)
+
+
+def test_synthesize_to_file(tts, asr, tmp_path):
+    """talk.py: Synthesize at 44.1 kHz, raw samples written into a WAV it opens itself; the
+    file is speech that our recogniser reads back."""
+    listed = _voices(tts)["en-US"]["voices"][0]
+    response = tts.synthesize(TEXT, listed, "en-US", sample_rate_hz=44100)
+    path = tmp_path / "output.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+        out.writeframesraw(response.audio)
+    audio, rate = sf.read(path, dtype="int16")
+    assert rate == 44100 and 1.5 < audio.size / rate < 8
+    assert np.sqrt(np.mean(audio.astype(np.float64) ** 2)) > 300
+    assert response.meta.text == TEXT
+    assert wer([TEXT], [_recognize(asr, path.read_bytes())]) <= 0.2
+
+
+def _wav(pcm: bytes, rate: int) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return buf.getvalue()
+
+
+def test_synthesize_online_streams_texts(tts, asr):
+    """The installed client's SynthesizeOnline: one request per text, audio in many chunks."""
+    texts = ["Your card is blocked.", "A new one is on its way"]
+    responses = list(tts.synthesize_online(texts, None, "en-US", sample_rate_hz=16000))
+    assert len(responses) > 3
+    assert wer([" ".join(texts)], [_recognize(asr, _wav(b"".join(r.audio for r in responses), 16000))]) <= 0.2
+
+
+def test_synthesize_online_single_request_form(auth, asr):
+    """An older client: SynthesizeOnline as one request, a stream of audio back."""
+    call = auth.channel.unary_stream(
+        "/nvidia.riva.tts.RivaSpeechSynthesis/SynthesizeOnline",
+        request_serializer=riva_tts_pb2.SynthesizeSpeechRequest.SerializeToString,
+        response_deserializer=riva_tts_pb2.SynthesizeSpeechResponse.FromString)
+    request = riva_tts_pb2.SynthesizeSpeechRequest(text=TEXT, language_code="en-US", sample_rate_hz=8000,
+                                                   encoding=riva.client.AudioEncoding.MULAW,
+                                                   voice_name="en_US-joe-medium.default")
+    request.id.value = "call-7"
+    responses = list(call(request, timeout=60))
+    assert len(responses) > 3 and all(r.id.value == "call-7" for r in responses)
+    mulaw = b"".join(r.audio for r in responses)
+    buf = io.BytesIO()
+    sf.write(buf, sf.read(io.BytesIO(mulaw), samplerate=8000, channels=1, format="RAW", subtype="ULAW",
+                          dtype="int16")[0], 8000, format="WAV", subtype="PCM_16")
+    assert wer([TEXT], [_recognize(asr, buf.getvalue())]) <= 0.2
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+def _error(fn) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as err:
+        fn()
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    return err.value
+
+
+def test_unsupported_features_name_their_field(asr, tts, wav_files):
+    data = wav_files["8k-mulaw"].read_bytes()
+    cases = {
+        "config.profanity_filter": riva.client.RecognitionConfig(profanity_filter=True),
+        "config.diarization_config.enable_speaker_diarization": None,
+        "config.speech_contexts[0].boost": None,
+        "config.endpointing_config.stop_history_eou": None,
+        "config.endpointing_config.stop_threshold": None,
+        "config.custom_configuration.speaker_count": None,
+    }
+    cases["config.diarization_config.enable_speaker_diarization"] = c = riva.client.RecognitionConfig()
+    riva.client.add_speaker_diarization_to_config(c, True, 2)
+    cases["config.speech_contexts[0].boost"] = c = riva.client.RecognitionConfig()
+    riva.client.add_word_boosting_to_config(c, ["card"], -10.0)
+    cases["config.endpointing_config.stop_history_eou"] = c = riva.client.RecognitionConfig()
+    riva.client.add_endpoint_parameters_to_config(c, -1, -1.0, -1, 240, -1.0, -1.0)
+    cases["config.endpointing_config.stop_threshold"] = c = riva.client.RecognitionConfig()
+    riva.client.add_endpoint_parameters_to_config(c, -1, -1.0, 800, -1, 1.5, -1.0)
+    cases["config.custom_configuration.speaker_count"] = c = riva.client.RecognitionConfig()
+    riva.client.add_custom_configuration_to_config(c, "speaker_count:2")
+    for field, config in cases.items():
+        err = _error(lambda config=config: asr.offline_recognize(data, config))
+        assert err.details().startswith(f"{field}: "), err.details()
+    # in a stream the field is under streaming_config, as in the message
+    config = riva.client.StreamingRecognitionConfig(config=riva.client.RecognitionConfig(profanity_filter=True))
+    err = _error(lambda: _stream_file(asr, wav_files["16k"], config))
+    assert err.details().startswith("streaming_config.config.profanity_filter: ")
+    # a stream whose config contradicts its WAV header
+    config = riva.client.StreamingRecognitionConfig(config=riva.client.RecognitionConfig(sample_rate_hertz=16000))
+    err = _error(lambda: _stream_file(asr, wav_files["8k-mulaw"], config))
+    assert err.details().startswith("streaming_config.config.sample_rate_hertz: ") and "8000" in err.details()
+    # raw audio without an encoding
+    err = _error(lambda: asr.offline_recognize(b"\0\0" * 8000, riva.client.RecognitionConfig()))
+    assert err.details().startswith("config.encoding: missing")
+    # synthesis
+    err = _error(lambda: tts.synthesize(TEXT, custom_dictionary={"card": "k aa r d"}))
+    assert err.details().startswith("custom_dictionary: ")
+    err = _error(lambda: tts.synthesize(TEXT, encoding=riva.client.AudioEncoding.OGGOPUS))
+    assert err.details().startswith("encoding: OGGOPUS")
+    err = _error(lambda: tts.synthesize(TEXT, voice_name="English-US.Female-1"))
+    assert err.details().startswith("voice_name: ")
+    err = _error(lambda: list(tts.synthesize_online(TEXT, sample_rate_hz=1000)))
+    assert err.details().startswith("sample_rate_hz: ")

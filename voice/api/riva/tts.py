@@ -1,0 +1,81 @@
+"""nvidia.riva.tts.RivaSpeechSynthesis: maps Riva's messages to the synthesis service and back.
+
+``SynthesizeOnline`` is served as Riva defines it since 2026: a stream of requests in, audio
+chunks out. The first request sets voice and format; every request's ``text`` is a further
+piece of the text (the installed client sends one request per text of a list, each repeating
+the settings). Older clients send a single request on the same wire path; that is simply a
+stream of one. Pieces are joined with a space, like ``talk.py`` joins a list for
+``Synthesize``; audio starts as soon as the first clause is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from riva.client.proto import riva_tts_pb2 as rtts
+
+from ...core.errors import InvalidArgument
+from ...core.ssml import looks_like_ssml
+from ...service import VoiceService
+from ...service.types import AudioChunk, SynthesisRequest
+from . import mapping
+
+
+class RivaSynthesisServicer:
+    def __init__(self, service: VoiceService):
+        self.service = service
+
+    def _request(self, pb: rtts.SynthesizeSpeechRequest) -> SynthesisRequest:
+        return mapping.synthesis_request_from_riva(pb, (v for v, _ in self.service.synthesis.voices()))
+
+    async def Synthesize(self, request: rtts.SynthesizeSpeechRequest, context) -> rtts.SynthesizeSpeechResponse:
+        try:
+            result = await self.service.synthesis.synthesize(self._request(request))
+        except InvalidArgument as exc:
+            raise mapping.riva_error(exc, mapping.SYNTHESIS_FIELDS) from None
+        return mapping.audio_riva(result.audio, request.text, request.id.value)
+
+    async def SynthesizeOnline(self, requests, context):
+        first = await anext(requests, None)
+        if first is None:
+            raise InvalidArgument("text", "the stream ended before any request")
+        request = self._request(first)
+        if looks_like_ssml(first.text):
+            # SSML is one document: it must come whole, in a single request
+            if await anext(requests, None) is not None:
+                raise InvalidArgument("text", "SSML must come whole, in the stream's only request")
+            chunks = self.service.synthesis.stream(request)
+        else:
+            chunks = self.service.synthesis.stream_text(request, _texts(first, requests))
+        try:
+            async for chunk in chunks:
+                yield _chunk_riva(chunk, first.id.value)
+        except InvalidArgument as exc:
+            raise mapping.riva_error(exc, mapping.SYNTHESIS_FIELDS) from None
+        finally:
+            await chunks.aclose()  # a cancelled call stops the job within one piece
+
+    async def GetRivaSynthesisConfig(self, request: rtts.RivaSynthesisConfigRequest, context):
+        voices = self.service.synthesis.voices()
+        if request.model_name and request.model_name not in {v.name for v, _ in voices}:
+            raise InvalidArgument("model_name", f"unknown voice {request.model_name!r} (see GetRivaSynthesisConfig "
+                                                "without model_name)")
+        return mapping.voices_riva(voices, request.model_name)
+
+
+def _chunk_riva(chunk: AudioChunk, request_id: str) -> rtts.SynthesizeSpeechResponse:
+    return mapping.audio_riva(chunk.audio, chunk.text, request_id)
+
+
+async def _texts(first: rtts.SynthesizeSpeechRequest, requests) -> AsyncIterator[str]:
+    """The texts of the requests after the first, each joined to the one before by a space."""
+    previous = first.text
+    async for request in requests:
+        mapping.same_settings(first, request)
+        text = request.text
+        if not text:
+            continue
+        if previous and not previous[-1].isspace() and not text[0].isspace():
+            text = " " + text
+        previous = text
+        yield text
