@@ -229,6 +229,90 @@ def run_language(lang: str, args, oos_domain) -> dict:
     return res
 
 
+# --- cross-lingual: trained on English only -------------------------------------------------
+
+def _per_intent(samples: list[Sample], k: int, seed: int) -> dict[str, list[str]]:
+    by: dict[str, list[str]] = {}
+    for s in samples:
+        by.setdefault(s.intent, []).append(s.text)
+    rng = random.Random(seed)
+    return {i: rng.sample(v, min(k, len(v))) for i, v in sorted(by.items())}
+
+
+def _add_reference(ref: dict, source: str, lang: str, groups: dict[str, list[str]]) -> None:
+    for intent, texts in groups.items():
+        ref.setdefault(f"{source}/{intent}", {})[lang] = texts
+
+
+def _score_foreign(model, test: list[Sample], oos: list[str]) -> dict:
+    model.lexicon  # noqa: B018 - built at first use: not inside a timed query
+    sc = evaluate(OurSystem(model), [(s.text, s.intent, _gold(s)) for s in test], timed=True)
+    return {"acc": round(sc.accuracy, 1), "slot_f1": round(sc.slot_f1, 1), "n": sc.n,
+            "oos": round(rejection(OurSystem(model), oos), 1), "oos_n": len(oos),
+            "threshold": round(model.threshold, 2), "latency": sc.latencies}
+
+
+def run_crosslingual(args, oos_domain) -> dict:
+    """Train on English only, serve ``args.cross_lingual`` through the encoder.
+
+    Home Assistant: the English model trains on every English template (out-of-scope: the
+    call-centre sentences of the half the main table trains on); each target language is
+    scored on the main table's held-out templates and out-of-scope half. Its calibration
+    reference holds no test sentence: Home Assistant sentences of the training templates
+    (English and target) and call-centre sentences of the training half.
+    Call centre: trained on the English intents and out-of-scope list; scored on every
+    sentence of the target language (none was seen) and its out-of-scope list; calibrated on
+    the bundled reference's Home Assistant part only.
+    """
+    from voice.engines.intent.crosslingual import build_foreign, load_reference
+
+    targets = [x.strip() for x in args.cross_lingual.split(",") if x.strip()]
+    cfg = TrainConfig(samples_per_template=args.per_template, seed=args.seed, encoder=args.encoder_name)
+    out: dict = {"home_assistant": {}, "call_centre": {}}
+    t0 = time.perf_counter()
+    ha = load_home_assistant(["en", *targets])
+    en = ha.languages["en"]
+    cc_en = oos_domain.languages["en"]
+    a, _b = split_templates(cc_en.templates, 0.5, seed=args.seed)
+    en.out_of_scope = [s.text for s in sample_templates(cc_en, a, 3, args.seed)]
+    model = train_language(en, cfg, encoder=args.encoder)
+    for lang in targets:
+        data = ha.languages[lang]
+        train_t, test_t = split_templates(data.templates, args.heldout, seed=args.seed)
+        test = [s for s in sample_templates(data, test_t, args.test_per_template, args.seed + 100)
+                if s.intent in model.classes]
+        cc = oos_domain.languages[lang]
+        ca, cb = split_templates(cc.templates, 0.5, seed=args.seed)
+        oos_test = [s.text for s in sample_templates(cc, cb, 3, args.seed + 1)]
+        ref: dict = {}
+        en_train, _ = split_templates(en.templates, args.heldout, seed=args.seed)
+        _add_reference(ref, "ha", "en", _per_intent(sample_templates(en, en_train, 1, args.seed + 3), 4, args.seed))
+        _add_reference(ref, "ha", lang, _per_intent(sample_templates(data, train_t, 1, args.seed + 3), 4, args.seed))
+        _add_reference(ref, "cc", "en", _per_intent(sample_templates(cc_en, a, 2, args.seed + 4), 4, args.seed))
+        _add_reference(ref, "cc", lang, _per_intent(sample_templates(cc, ca, 2, args.seed + 4), 4, args.seed))
+        foreign = build_foreign({"en": model}, args.encoder, lang, {}, ref)
+        out["home_assistant"][lang] = _score_foreign(foreign, test, oos_test)
+    cc_model = train_language(cc_en, cfg, encoder=args.encoder)
+    ref = load_reference(("home_assistant",))
+    for lang in targets:
+        cc = oos_domain.languages[lang]
+        test = sample_templates(cc, cc.templates, args.test_per_template, args.seed + 100)
+        foreign = build_foreign({"en": cc_model}, args.encoder, lang, oos_domain.foreign_lists.get(lang, {}), ref)
+        out["call_centre"][lang] = _score_foreign(foreign, test, list(cc.out_of_scope))
+    _LOGGER.info("cross-lingual done in %.0f s", time.perf_counter() - t0)
+    return out
+
+
+def _cross_table(x: dict) -> str:
+    lines = ["| lang | HA top-1 (sent) | HA OOS rejected | HA threshold | call-centre top-1 (sent) "
+             "| call-centre OOS rejected | call-centre threshold |", "|" + "---|" * 7]
+    for lang in x["home_assistant"]:
+        h, c = x["home_assistant"][lang], x["call_centre"][lang]
+        lines.append(f"| {lang} | {h['acc']} ({h['n']}) | {h['oos']} | {h['threshold']} | {c['acc']} ({c['n']}) "
+                     f"| {c['oos']} | {c['threshold']} |")
+    return "\n".join(lines)
+
+
 def _trio(r: dict, key: str) -> str:
     """"ours / hassil-all / hassil-train" for one result key such as "clean/{}/acc"."""
     if key.format("ours") not in r:
@@ -262,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also train ours on all templates (test ones included, as hassil_all has them)")
     parser.add_argument("--encoder", default=TrainConfig().encoder,
                         help="sentence encoder for the dense features ('none': n-gram features only)")
+    parser.add_argument("--cross-lingual", default="de,fr,es,it",
+                        help="languages scored with a model trained on English only ('' = skip)")
     parser.add_argument("--json", help="write all results (with latencies) to this file")
     args = parser.parse_args(argv)
     args.encoder_name = "" if args.encoder == "none" else args.encoder
@@ -272,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
 
     oos_domain = load_domain(DEFAULT_INTENTS_FILE)
     results = [run_language(lang.strip(), args, oos_domain) for lang in args.languages.split(",") if lang.strip()]
+    cross = run_crosslingual(args, oos_domain) if args.cross_lingual and args.encoder is not None else None
 
     print(_table(results))
     if args.same_information:
@@ -288,6 +375,15 @@ def main(argv: list[str] | None = None) -> int:
           f"hassil median {np.median(hs):.2f} ms, p99 {np.quantile(hs, 0.99):.2f} ms ({len(ours)} queries)")
     mean = {k: np.mean([r[k] for r in results]) for k in results[0] if k.endswith(("/acc", "/slot_f1")) and not k.startswith("real")}
     print("mean over languages: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(mean.items())))
+    if "oos/ours" in results[0]:
+        print("OOS rejected, ours, lowest: " + str(min(r["oos/ours"] for r in results if "oos/ours" in r)))
+    if cross is not None:
+        print("\nCross-lingual: trained on English only, served through the sentence encoder "
+              "(top-1 = the returned intent, a rejection counts as wrong):")
+        print(_cross_table(cross))
+        lat = np.array([x for part in cross.values() for r in part.values() for x in r["latency"]]) * 1e3
+        print(f"latency per cross-lingual query, one thread: median {np.median(lat):.3f} ms, "
+              f"p99 {np.quantile(lat, 0.99):.3f} ms ({len(lat)} queries)")
     for r in results:
         for ref, hyp in r.get("real_examples", []):
             print(f"  real ASR: {ref!r} -> {hyp!r}")
@@ -295,7 +391,12 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             for k in [k for k in r if k.startswith("latency/")]:
                 r[k] = [round(x * 1e3, 4) for x in r[k]]
-        Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False))
+        if cross is not None:
+            for part in cross.values():
+                for r in part.values():
+                    r["latency"] = [round(x * 1e3, 4) for x in r["latency"]]
+        Path(args.json).write_text(json.dumps({"languages": results, "cross_lingual": cross}, indent=1,
+                                              ensure_ascii=False))
     return 0
 
 

@@ -4,6 +4,8 @@
     voice transcribe FILE... [--language xx] [--model NAME] [--json]
     voice say TEXT [--voice NAME] [--language xx] -o out.wav
     voice understand TEXT --language xx [--intents FILE] [--json]
+    voice voices list [--language xx] [--json]
+    voice voices add PATH [--language xx] [--name NAME] [--replace]
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--audiosocket", metavar="HOST:PORT", help="also serve Asterisk AudioSocket calls here")
     s.add_argument("--http-port", type=int, help="also serve HTTP/WebSocket doors (Twilio media streams) here")
     s.add_argument("--reply-webhook", metavar="URL", help="POST each caller turn here; its body is the reply")
+    s.add_argument("--wyoming", metavar="HOST:PORT",
+                   help="also serve the Wyoming protocol (Home Assistant: STT, TTS, intents) here")
+    s.add_argument("--zeroconf", action="store_true", default=None,
+                   help="advertise the Wyoming door over zeroconf/mDNS (Home Assistant discovers it)")
+    s.add_argument("--intents", dest="serve_intents", metavar="FILE|NAME",
+                   help="intents file, or a built-in domain: call-centre (default), home-assistant")
     s.add_argument("--metrics-port", type=int, help="serve Prometheus metrics (GET /metrics) on this port")
     s.add_argument("--tls-cert", metavar="PEM", help="TLS certificate (chain) for every listener")
     s.add_argument("--tls-key", metavar="PEM", help="its private key")
@@ -68,10 +76,23 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--ssml", action="store_true", help="TEXT is SSML")
     y.add_argument("-o", "--output", required=True, help="output .wav")
 
+    v = sub.add_parser("voices", help="list the voice catalogue, or install a Piper voice or Kokoro pack")
+    vsub = v.add_subparsers(dest="voices_command", required=True)
+    vl = vsub.add_parser("list", help="every voice: engine, label, measured round-trip WER")
+    vl.add_argument("--language", default="", help="only voices of this language")
+    vl.add_argument("--json", action="store_true")
+    va = vsub.add_parser("add", help="validate and install a Piper .onnx (+ .onnx.json) or a Kokoro pack "
+                                     "(.npz, .npy, .pt, .bin) into tts.voices_dir")
+    va.add_argument("path")
+    va.add_argument("--language", default="", help="a Kokoro pack's own language, when its name does not say it")
+    va.add_argument("--name", default="", help="install a single Kokoro pack under this name")
+    va.add_argument("--replace", action="store_true", help="overwrite an installed voice of the same file name")
+
     u = sub.add_parser("understand", help="intent and slots of TEXT, locally (no server)")
     u.add_argument("text")
     u.add_argument("--language", required=True, help="language code, e.g. en")
-    u.add_argument("--intents", default="", help="intents file (YAML/JSON); default: the call-centre domain")
+    u.add_argument("--intents", default="", help="intents file (YAML/JSON), or a built-in domain: call-centre "
+                   "(default), home-assistant")
     u.add_argument("--previous-intent", default="", help="context: the conversation's previous intent")
     u.add_argument("--json", action="store_true")
     return p
@@ -213,6 +234,51 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def cmd_voices(args, config) -> int:
+    from .runtime.models import ModelNotFound, VoiceFileError, install_voice, voices_dir
+
+    if args.voices_command == "add":
+        directory = voices_dir(config.tts.voices_dir, config.cache_dir)
+        try:
+            written = install_voice(args.path, directory, language=args.language, name=args.name,
+                                    replace=args.replace)
+        except (VoiceFileError, OSError) as exc:
+            print(f"voice voices add: {exc}", file=sys.stderr)
+            return 2
+        for path in written:
+            print(f"installed {path}")
+    try:
+        from .runtime.engine import SpeechEngine
+
+        catalogue = SpeechEngine(config).catalogue
+    except (ModelNotFound, ValueError, OSError) as exc:
+        print(f"voice voices: {exc}", file=sys.stderr)
+        return 2
+    if args.voices_command == "add":
+        added = {str(p) for p in written}
+        voices = [v for v in catalogue if str(v.pack_path or v.model_path or "") in added]
+    else:
+        from .core.languages import same_language
+
+        voices = [v for v in catalogue if not args.language or same_language(v.language, args.language)]
+    best = {}
+    for v in voices:
+        if v.base_language not in best:
+            best[v.base_language] = catalogue.for_language(v.base_language)
+    for v in voices:
+        chosen = best.get(v.base_language) is not None and best[v.base_language].name == v.name
+        if getattr(args, "json", False):
+            print(json.dumps({"name": v.name, "language": v.language, "engine": v.engine, "label": v.label,
+                              "round_trip_wer": v.wer, "sample_rate": v.sample_rate,
+                              "default": v.name == catalogue.default.name, "best_for_language": chosen},
+                             ensure_ascii=False))
+        else:
+            wer = "WER -" if v.wer is None else f"WER {v.wer:.1%}"
+            mark = f"  <- {v.base_language}" if chosen else ""
+            print(f"{v.name:<32} {v.language:<8} {v.engine:<9} {v.label:<17} {wer:<10}{mark}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "keys":
@@ -228,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
                              metrics_port=getattr(args, "metrics_port", None), log_format=getattr(args, "log_format", None),
                              tracing=getattr(args, "tracing", None), tls_cert=getattr(args, "tls_cert", None),
                              tls_key=getattr(args, "tls_key", None), tls_client_ca=getattr(args, "tls_client_ca", None),
-                             api_keys=getattr(args, "api_keys", None))
+                             api_keys=getattr(args, "api_keys", None), wyoming=getattr(args, "wyoming", None),
+                             zeroconf=getattr(args, "zeroconf", None), intents=getattr(args, "serve_intents", None))
     except ConfigError as exc:
         print(f"voice: {exc}", file=sys.stderr)
         return 2
@@ -252,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_transcribe(args, config)
     if args.command == "understand":
         return cmd_understand(args, config)
+    if args.command == "voices":
+        return cmd_voices(args, config)
     return cmd_say(args, config)
 
 

@@ -19,7 +19,7 @@ the part they need. The file format is TOML::
     voices = ["/srv/voices/de_DE-thorsten-medium.onnx"]
 
     [intent]
-    file = "/srv/bank-intents.yaml"  # default: the shipped call-centre domain
+    file = "/srv/bank-intents.yaml"  # default: the shipped call-centre domain; or "home-assistant"
 """
 
 from __future__ import annotations
@@ -133,7 +133,9 @@ class TtsConfig:
 @dataclass(frozen=True)
 class IntentConfig:
     enabled: bool = True
-    # intents file (YAML/JSON, see voice/engines/intent/README.md); "" = the shipped call-centre domain
+    # intents file (YAML/JSON, see voice/engines/intent/README.md), or a built-in domain:
+    # "call-centre" (also "", the default) or "home-assistant" (Home Assistant's own intents,
+    # for Wyoming satellites)
     file: str = ""
     # languages to train (empty: every language of the file)
     languages: tuple[str, ...] = ()
@@ -151,6 +153,10 @@ class ServerConfig:
     audiosocket: str = ""
     # HTTP port for the WebSocket doors (Twilio-compatible media streams); 0 = off
     http_port: int = 0
+    # Wyoming door (Home Assistant's voice protocol: STT, TTS, intents): "HOST:PORT" ("" = off)
+    wyoming: str = ""
+    # advertise the Wyoming door over zeroconf/mDNS, where Home Assistant discovers it
+    zeroconf: bool = False
     # Prometheus metrics (GET /metrics) on this port; 0 = off
     metrics_port: int = 0
     # SIGTERM: seconds between health saying NOT_SERVING and the listeners closing (a load
@@ -184,6 +190,12 @@ class ServerConfig:
             host, sep, port = self.audiosocket.rpartition(":")
             if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
                 raise ConfigError(f"server.audiosocket must be HOST:PORT, got {self.audiosocket!r}")
+        if self.wyoming:
+            host, sep, port = self.wyoming.rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ConfigError(f"server.wyoming must be HOST:PORT, got {self.wyoming!r}")
+        if self.zeroconf and not self.wyoming:
+            raise ConfigError("server.zeroconf advertises the Wyoming door: set server.wyoming too")
 
 
 @dataclass(frozen=True)
@@ -295,8 +307,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     Environment: VOICE_HOST, VOICE_PORT, VOICE_ASR_MODEL, VOICE_ASR_DEVICE, VOICE_TTS_VOICE,
     VOICE_INTENTS_FILE, VOICE_REPLY_WEBHOOK, VOICE_CACHE_DIR. Overrides: ``host=``, ``port=``,
     ``audiosocket=``, ``http_port=``, ``reply_webhook=``, ``metrics_port=``, ``log_format=``,
-    ``tracing=``, ``tls_cert=``, ``tls_key=``, ``tls_client_ca=``, ``api_keys=`` (None values are
-    ignored).
+    ``tracing=``, ``tls_cert=``, ``tls_key=``, ``tls_client_ca=``, ``api_keys=``, ``wyoming=``,
+    ``zeroconf=``, ``intents=`` (the intents file or built-in domain) (None values are ignored).
     """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -334,9 +346,11 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         asr["device"] = env["VOICE_ASR_DEVICE"]
     if "VOICE_TTS_VOICE" in env:
         tts["voice"] = env["VOICE_TTS_VOICE"]
-    for key in ("host", "port", "audiosocket", "http_port"):
+    for key in ("host", "port", "audiosocket", "http_port", "wyoming", "zeroconf"):
         if overrides.get(key) is not None:
             server[key] = overrides[key]
+    if overrides.get("intents") is not None:
+        intent["file"] = overrides["intents"]
     if overrides.get("reply_webhook") is not None:
         conversation["reply_webhook"] = overrides["reply_webhook"]
     for key in ("metrics_port", "log_format", "tracing"):

@@ -3,20 +3,20 @@ on the session's engine, /metrics scraped over HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import grpc
 import numpy as np
 import pytest
-from voice_api.v1 import audio_pb2, synthesizer_pb2, synthesizer_pb2_grpc, recognizer_pb2, recognizer_pb2_grpc
+import soundfile as sf
+from voice_api.v1 import audio_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
 
 from voice.core.telemetry import NO_TELEMETRY
 from voice.service import types as t
 from voice.testing.caller import Caller, Say, Send, Silence, WaitFor, converse
 from voice.testing.ops import DoorsThread, sample, scrape
 from voice.testing.prompts import SOUNDS
-from voice.testing.streams import audio_requests, config_request, finals, load_path, silence
+from voice.testing.streams import audio_requests, config_request, finals, silence
 
 PROMPT = SOUNDS / "en" / "queue-callswaiting.wav"  # "Waiting to speak with a representative"
 BARGE = SOUNDS / "en" / "vm-reachoper.wav"
@@ -49,7 +49,7 @@ def test_model_state_and_idle_gauges(doors):
 
 
 def test_a_stream_counts_as_active_then_as_one_ok_request_with_its_audio_and_finals(doors):
-    pcm = np.concatenate([silence(0.3), load_path(PROMPT), silence(1.0)])
+    pcm = np.concatenate([silence(0.3), sf.read(PROMPT, dtype="int16")[0], silence(1.0)])
     before = metrics(doors)
     opened = threading.Event()
     seen_active = []
@@ -119,8 +119,6 @@ def test_synthesis_counts_time_to_first_audio_and_its_audio(doors):
 
 
 def test_a_conversation_counts_voice_to_voice_and_a_barge_in(doors):
-    import soundfile as sf
-
     service = doors.doors.service
     question, _ = sf.read(PROMPT, dtype="float32")
     barge, _ = sf.read(BARGE, dtype="float32")
@@ -162,4 +160,3 @@ def test_the_metrics_port_also_answers_health(doors):
 
     with urllib.request.urlopen(f"http://127.0.0.1:{doors.ports['metrics']}/health", timeout=5) as response:
         assert json.loads(response.read()) == {"status": "SERVING"}
-    asyncio.run(asyncio.sleep(0))

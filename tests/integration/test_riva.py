@@ -228,7 +228,7 @@ def _voices(tts) -> dict:
 def test_list_voices(tts):
     voices = _voices(tts)
     assert "en_US-joe-medium.default" in voices["en-US"]["voices"]
-    assert any(v.startswith("espeak-") for v in voices.get("fr", {"voices": []})["voices"])
+    assert any(v.startswith("espeak-") for v in voices["fr-FR"]["voices"])
 
 
 def _recognize(asr, wav: bytes) -> str:
@@ -343,3 +343,30 @@ def test_unsupported_features_name_their_field(asr, tts, wav_files):
     assert err.details().startswith("voice_name: ")
     err = _error(lambda: list(tts.synthesize_online(TEXT, sample_rate_hz=1000)))
     assert err.details().startswith("sample_rate_hz: ")
+
+
+def test_bad_bytes_health_and_reflection(auth):
+    """The Riva services get the server's cross-cutting rules: bytes that are not the request
+    message are INVALID_ARGUMENT, health and reflection list them beside voice.v1."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    ident = dict(request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    for service in (riva_asr_pb2.DESCRIPTOR.services_by_name["RivaSpeechRecognition"],
+                    riva_tts_pb2.DESCRIPTOR.services_by_name["RivaSpeechSynthesis"]):
+        for method in service.methods:
+            path = f"/{service.full_name}/{method.name}"
+            garbage = b"\xff\xff\xff\xffgarbage"
+            with pytest.raises(grpc.RpcError) as err:
+                if method.client_streaming:
+                    list(auth.channel.stream_stream(path, **ident)(iter([garbage]), timeout=30))
+                else:
+                    auth.channel.unary_unary(path, **ident)(garbage, timeout=30)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, path
+            assert err.value.details().startswith(f"request: not a valid {method.input_type.full_name}")
+        health = health_pb2_grpc.HealthStub(auth.channel).Check(health_pb2.HealthCheckRequest(service=service.full_name))
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+    reflection = reflection_pb2_grpc.ServerReflectionStub(auth.channel)
+    answer = next(reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
+    names = {s.name for s in answer.list_services_response.service}
+    assert {"nvidia.riva.asr.RivaSpeechRecognition", "nvidia.riva.tts.RivaSpeechSynthesis", "voice.v1.Recognizer"} <= names

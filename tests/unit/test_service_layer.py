@@ -19,6 +19,7 @@ from voice.core.errors import (
 )
 from voice.core.planning import SentencePlanner, plan_pieces
 from voice.core.synthesis import SynthesisJob
+from voice.core.telemetry import NO_TELEMETRY
 from voice.core.textnorm import complete_sentences_end, first_clause_end
 from voice.service import VoiceService
 from voice.service.admission import Admission
@@ -188,6 +189,7 @@ class FakeEngine:
         self.voice = FakeVoice()
         self.catalogue = SimpleNamespace(
             default=self.voice.info, select=lambda name, language: self.voice.info, __iter__=lambda: iter([]))
+        self.telemetry = NO_TELEMETRY  # what the service reports latencies and audio to
 
     def recognizer(self, name):
         if name not in (None, "fake"):

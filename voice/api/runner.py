@@ -1,6 +1,7 @@
 """``voice serve``: every enabled door around one engine and one service, in one process.
 
-gRPC always; the Asterisk AudioSocket bridge with ``--audiosocket HOST:PORT``; the HTTP
+gRPC always; the Asterisk AudioSocket bridge with ``--audiosocket HOST:PORT``; the Wyoming
+door (Home Assistant) with ``--wyoming HOST:PORT`` (``--zeroconf`` advertises it); the HTTP
 server (Twilio-compatible media streams at ``/twilio/media``, ``/health``) with
 ``--http-port PORT``. SIGTERM / SIGINT: new calls are refused (health says NOT_SERVING), calls
 in progress get the grace period, then everything stops.
@@ -27,10 +28,11 @@ class Doors:
     """The doors of one process; ``start()`` returns the bound ports by door.
 
     They share one TLS certificate set (reloaded on SIGHUP), one API-key policy and one
-    metrics registry. ``metrics_port``: None = ``server.metrics_port`` (0 there: off); a
-    number here (0: an ephemeral port) serves ``/metrics`` on it."""
+    metrics registry. ``metrics_port``, ``http_port``: None = the config's (0 there: off); a
+    number here (0: an ephemeral port) opens that door on it."""
 
-    def __init__(self, config: Config, engine: SpeechEngine | None = None, metrics_port: int | None = None):
+    def __init__(self, config: Config, engine: SpeechEngine | None = None, metrics_port: int | None = None,
+                 http_port: int | None = None):
         self.config = config
         security = config.security
         self.certificates = (Certificates(security.tls_cert, security.tls_key, security.tls_client_ca)
@@ -41,6 +43,7 @@ class Doors:
         self.service = self.grpc.service
         self.metrics = self.grpc.metrics
         self.metrics_port = config.server.metrics_port or None if metrics_port is None else metrics_port
+        self.http_port = config.server.http_port or None if http_port is None else http_port
         self.bridges: list = []
 
     def _ssl(self, client_auth: bool = True):
@@ -58,10 +61,19 @@ class Doors:
                                        ssl=self._ssl())
             ports["audiosocket"] = await bridge.start()
             self.bridges.append(bridge)
-        if server.http_port:
+        if server.wyoming:
+            from .wyoming import WyomingServer
+
+            # plain TCP: Home Assistant's Wyoming client speaks neither TLS nor API keys
+            host, _, port = server.wyoming.rpartition(":")
+            wyoming = WyomingServer(self.service, host, int(port), language=self.config.conversation.language,
+                                    zeroconf=server.zeroconf, ready=self.grpc.wait_ready)
+            ports["wyoming"] = await wyoming.start()
+            self.bridges.append(wyoming)
+        if self.http_port is not None:
             from .http.server import HttpServer
 
-            http = HttpServer(self.service, server.host, server.http_port, ssl_context=self._ssl(),
+            http = HttpServer(self.service, server.host, self.http_port, ssl_context=self._ssl(),
                               metrics=self.metrics, keys=self.keys,
                               public=("/health",) if security.public_health else (),
                               max_body_bytes=server.max_file_bytes or server.max_message_bytes)

@@ -30,10 +30,14 @@ class IntentResult:
     confidence: float
     slots: tuple[Slot, ...] = ()
     alternatives: tuple[tuple[str, float], ...] = ()
+    # slots the intent takes whose lists have no values in the caller's language (an intents
+    # file written in one language, understood in another): not filled rather than guessed
+    unavailable_slots: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        """JSON-ready form used by the CLI's ``--json``."""
-        return {
+        """JSON-ready form used by the CLI's ``--json`` (``unavailable_slots`` only when
+        there are any)."""
+        out = {
             "intent": self.intent,
             "confidence": round(float(self.confidence), 4),
             "slots": [
@@ -44,6 +48,9 @@ class IntentResult:
                 {"intent": name, "confidence": round(float(p), 4)} for name, p in self.alternatives
             ],
         }
+        if self.unavailable_slots:
+            out["unavailable_slots"] = list(self.unavailable_slots)
+        return out
 
 
 @dataclass(frozen=True)

@@ -41,5 +41,9 @@ class DecodeOptions:
     interim: bool = False  # cheaper settings for interim re-decodes
     prefix: str = ""  # committed text the hypothesis must start with
     hints: tuple[str, ...] = ()  # phrase hints (prompted to the decoder)
+    # with candidates: how many times as likely another candidate must be to beat
+    # ``language`` (the stream's preferred one; voice.core.languages)
+    language_margin: float = 2.0
+    expect: str = "free"  # the expected answer (voice.core.answers.Expect value): constrains decoding
     task: str = "transcribe"  # or "translate": Whisper's translation into English
     temperature: float | None = None  # first sampling temperature; None = 0 (greedy/beam), with fallback

@@ -69,6 +69,8 @@ class PackError(ValueError):
 # -- pack files ------------------------------------------------------------------------------
 def _as_pack(array: np.ndarray, where: str) -> np.ndarray:
     array = np.asarray(array)
+    if array.ndim == 1 and array.size == PACK_VALUES:  # raw files and torch storages are flat
+        array = array.reshape(PACK_ROWS, 1, STYLE_DIM)
     if array.dtype != np.float32:
         raise PackError(f"{where}: a Kokoro voice pack is float32, got {array.dtype}")
     if array.size != PACK_VALUES or array.shape[0] != PACK_ROWS or array.shape[-1] != STYLE_DIM:
@@ -282,6 +284,14 @@ def trim(audio: np.ndarray, threshold: float = 0.01, pad: int = int(0.02 * SAMPL
 
 
 # -- the model -----------------------------------------------------------------------------
+def providers(use_cuda: bool, available: list[str]) -> list:
+    """onnxruntime execution providers: CUDA first when asked for and present, CPU always."""
+    out: list = ["CPUExecutionProvider"]
+    if use_cuda and "CUDAExecutionProvider" in available:
+        out.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
+    return out
+
+
 class KokoroModel:
     """The Kokoro ONNX model for every Kokoro voice: up to ``size`` sessions, made on demand.
 
@@ -305,6 +315,8 @@ class KokoroModel:
         self._packs_lock = threading.Lock()
         session = self._open()  # one now: fail early, learn the input names
         self.providers = session.get_providers()
+        if use_cuda and "CUDAExecutionProvider" not in self.providers:
+            _LOGGER.warning("CUDA asked for but onnxruntime has no CUDAExecutionProvider; Kokoro runs on CPU")
         names = {i.name: i for i in session.get_inputs()}
         self._tokens = next((n for n in ("tokens", "input_ids") if n in names), "")
         self._style = next((n for n in ("style", "ref_s") if n in names), "")
@@ -325,12 +337,8 @@ class KokoroModel:
             options = onnxruntime.SessionOptions()
             if self.threads:
                 options.intra_op_num_threads = self.threads
-            providers: list = ["CPUExecutionProvider"]
-            if self.use_cuda and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-                providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
-            elif self.use_cuda:
-                _LOGGER.warning("CUDA asked for but onnxruntime has no CUDAExecutionProvider; Kokoro runs on CPU")
-            return onnxruntime.InferenceSession(str(self.model_path), sess_options=options, providers=providers)
+            return onnxruntime.InferenceSession(str(self.model_path), sess_options=options,
+                                                providers=providers(self.use_cuda, onnxruntime.get_available_providers()))
         except BaseException:
             with self._cond:
                 self._created -= 1

@@ -1,8 +1,29 @@
-"""Decode limits shared by the single and the batched Whisper paths (pure functions)."""
+"""Decode limits shared by the single and the batched Whisper paths (pure functions).
+
+The loop guard. Short number strings send Whisper into repetition loops ("quatre, quatre,
+quatre, ..."; FINDINGS.md); faster-whisper's cure, the temperature fallback, re-runs the
+whole decode up to five times, which is what delayed a French digit final by 8 s. Instead:
+
+* :func:`max_new_tokens` caps the tokens of a decode by its audio (speech never needs more
+  than :data:`TOKENS_PER_SECOND`), so a loop ends within the decode it started in;
+* :func:`loop_start` finds a hypothesis that ran away (it hit the cap, or says more words a
+  second than :data:`MAX_WORDS_PER_SECOND`) and ends in a repeated word or phrase; the
+  recogniser keeps the text before the repeats plus one copy, in the same decode.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..core.audio import SAMPLE_RATE
+from ..core.stability import word_key
+
+# tokens a second of audio may take: fast speech with punctuation is ~5 (en); CJK more
+TOKENS_PER_SECOND = 10
+TOKEN_SLACK = 12
+MAX_TOKENS = 400
+# more words a second than anyone says (digits are read at ~2, fast speech ~4)
+MAX_WORDS_PER_SECOND = 5.0
 
 FULL_WINDOW = 3000  # Whisper's 30 s, in mel frames
 FRAMES_PER_SECOND = 100
@@ -21,6 +42,29 @@ def encoder_window(samples: int, min_window_s: float) -> int:
 
 def max_new_tokens(samples: int) -> int:
     """Token cap for ``samples`` of 16 kHz audio (a guard against repetition loops)."""
-    return min(400, int(samples / SAMPLE_RATE * 15) + 20)
+    return min(MAX_TOKENS, int(samples / SAMPLE_RATE * TOKENS_PER_SECOND) + TOKEN_SLACK)
+
+
+def loop_start(words: Sequence[str], seconds: float, hit_cap: bool) -> int | None:
+    """Where a runaway hypothesis should end (keep ``words[:n]``), or None when it is fine.
+
+    Only a hypothesis that hit its token cap or says more than :data:`MAX_WORDS_PER_SECOND`
+    is suspect; it is cut when it ends in a unit of 1-4 words repeated (4+ times for one
+    word, 3+ for longer units): the text before the repeats and one copy of the unit stay.
+    "1 1 1 1" read in two seconds is not suspect and stays whole.
+    """
+    keys = [word_key(w) for w in words]
+    n = len(keys)
+    if n < 4 or not (hit_cap or n > MAX_WORDS_PER_SECOND * max(seconds, 0.1)):
+        return None
+    best: int | None = None
+    for unit in range(1, 5):
+        repeats = 1
+        while n - (repeats + 1) * unit >= 0 and keys[n - (repeats + 1) * unit:n - repeats * unit] == keys[n - unit:]:
+            repeats += 1
+        if repeats >= (4 if unit == 1 else 3):
+            keep = n - repeats * unit + unit
+            best = keep if best is None else min(best, keep)
+    return best
 
 

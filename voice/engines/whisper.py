@@ -7,6 +7,7 @@ worker thread. faster-whisper is imported lazily, when a model is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -15,13 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from ..config import AsrConfig
+from ..core.answers import Expect, vocabulary
+from ..core.audio import SAMPLE_RATE
 from ..core.errors import InvalidArgument
-from ..core.languages import pick_language
+from ..core.itn import LANGUAGES as ITN_LANGUAGES
+from ..core.itn import fold
+from ..core.languages import keeps_language, pick_language
 from ..core.transcripts import DecodeOptions, Transcript, Word
 from . import fw_compat
 from .batching import BatchDecoder, batch_key
 from .devices import DeviceChoice
-from .limits import VAD_PARAMETERS, encoder_window, max_new_tokens
+from .limits import VAD_PARAMETERS, encoder_window, loop_start, max_new_tokens
 
 _LOGGER = logging.getLogger(__name__)
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's fallback schedule
@@ -50,6 +55,8 @@ class WhisperRecognizer:
         self._model.feature_extractor = fw_compat.KernelFeatureExtractor(self._model.feature_extractor)
         self.multilingual = fw_compat.is_multilingual(self._model)
         self.languages = fw_compat.whisper_languages() if self.multilingual else frozenset({"en"})
+        self._token_texts: list[str] | None = None  # text of every token (constrained decoding)
+        self._suppress_cache: dict[tuple, list[int]] = {}
         self._batch = BatchDecoder(
             self._model, self.multilingual,
             (cfg.no_speech_threshold, cfg.log_prob_threshold, cfg.compression_ratio_threshold),
@@ -77,12 +84,58 @@ class WhisperRecognizer:
             return self._decode(audio, options, candidates[0])
         if not candidates:
             return self._decode(audio, options, options.language)
-        # one pass with detection; a second only when Whisper's pick is not an allowed one
-        first = self._decode(audio, options, None)
-        choice = pick_language(first.language_probs, candidates, options.language)
-        if choice == first.language:
-            return first
-        return self._decode(audio, options, choice)
+        # the stream's language rule (voice.core.languages): a short utterance keeps the
+        # preferred language undetected; a longer one is detected (one encoder pass and one
+        # decoder step, no text) and decoded once, in the pick among the candidates
+        preferred = options.language
+        if keeps_language(len(audio) / SAMPLE_RATE, preferred, candidates):
+            return self._decode(audio, options, preferred)
+        probs = self._detect(audio)
+        if not probs:  # Silero heard no speech: nothing to detect, nothing to decode
+            return self._decode(audio, options, preferred or candidates[0])
+        choice = pick_language(probs, candidates, preferred, options.language_margin)
+        out = self._decode(audio, options, choice)
+        return Transcript(out.text, out.language, float(probs.get(choice, 0.0)), out.confidence, out.words, probs)
+
+    def _detect(self, audio: np.ndarray) -> dict[str, float]:
+        """Whisper's language probabilities for the speech in ``audio`` ({} when none)."""
+        speech, _ = fw_compat.speech_chunks(audio, VAD_PARAMETERS)
+        if speech.size < SAMPLE_RATE // 10:
+            return {}
+        window = contextlib.nullcontext() if self._cfg.min_window_s >= 30 else fw_compat.short_window(
+            encoder_window(len(speech), self._cfg.min_window_s))
+        with window:
+            _, _, probs = self._model.detect_language(speech)
+        return dict(probs)
+
+    def _suppressed(self, expect: str, language: str | None) -> list[int] | None:
+        """Token ids an answer of kind ``expect`` in ``language`` may not use (constrained
+        decoding), or None for free speech and languages without answer tables."""
+        kind = Expect(expect or "free")
+        lang = (language or "").split("-")[0]
+        if kind == Expect.FREE or lang not in ITN_LANGUAGES:
+            return None
+        key = (kind, lang)
+        cached = self._suppress_cache.get(key)
+        if cached is not None:
+            return cached
+        if self._token_texts is None:
+            tok = self._model.hf_tokenizer
+            eot = fw_compat.tokenizer(self._model, self.multilingual, lang).eot
+            self._token_texts = [tok.decode([i]) for i in range(eot)]
+        words = vocabulary(kind, lang) or frozenset()
+        chars = {w for w in words if len(w) == 1 and not w.isalpha()}
+        joined = "|" + "|".join(w for w in words if len(w) > 1 or w.isalpha()) + "|"
+        suppressed = []
+        for i, text in enumerate(self._token_texts):
+            folded = fold(text.strip())
+            core = folded.strip(",.!?-:;/")
+            if not core or all(c in chars for c in core) or core in joined:
+                if all(c in chars or c.isalnum() or c == "'" for c in folded):
+                    continue
+            suppressed.append(i)
+        self._suppress_cache[key] = suppressed
+        return suppressed
 
     def batch_key(self, options: DecodeOptions) -> tuple:
         """Decodes with equal keys may run as one batch (:meth:`transcribe_batch`)."""
@@ -127,10 +180,12 @@ class WhisperRecognizer:
     def _decode_window(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
         cfg = self._cfg
         prompt = ", ".join(options.hints) if options.hints else None
-        if options.interim:
+        cap = max_new_tokens(len(audio))
+        suppressed = self._suppressed(options.expect, language) if language else None
+        if options.interim or options.temperature is None:
+            # no temperature fallback: a loop is capped (max_new_tokens) and cut (loop_start)
+            # within this one decode instead of re-running it up to five times
             temperature: float | list[float] = 0.0
-        elif options.temperature is None:
-            temperature = list(TEMPERATURES)
         else:  # the caller's temperature first, then the hotter steps of the fallback
             temperature = [options.temperature, *(t for t in TEMPERATURES if t > options.temperature)]
         segments, info = self._model.transcribe(
@@ -150,13 +205,16 @@ class WhisperRecognizer:
             vad_filter=True,
             vad_parameters=VAD_PARAMETERS,
             # tokens capped by audio length: a guard against repetition loops
-            max_new_tokens=max_new_tokens(len(audio)),
+            max_new_tokens=cap,
+            suppress_tokens=suppressed if suppressed is not None else [-1],
         )
+        n_tokens = 0
         texts: list[str] = []
         words: list[Word] = []
         weighted = 0.0
         total = 0.0
         for seg in segments:  # consumes the lazy generator here, in the worker thread
+            n_tokens += len(seg.tokens)
             text = seg.text.strip()
             if not text:
                 continue
@@ -168,6 +226,13 @@ class WhisperRecognizer:
                 words.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
         text = " ".join(texts).strip()
         confidence = weighted / total if total else 0.0
+        split = text.split()
+        keep = loop_start(split, len(audio) / SAMPLE_RATE, n_tokens >= cap - 2)
+        if keep is not None:  # a repetition loop: keep what came before it, once
+            _LOGGER.debug("repetition loop cut after %d of %d words", keep, len(split))
+            text = " ".join(split[:keep])
+            words = words[:keep]
+            confidence *= 0.5
         probs = dict(info.all_language_probs or ()) or {info.language: float(info.language_probability)}
         return Transcript(
             text=text,

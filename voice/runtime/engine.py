@@ -127,9 +127,20 @@ class SpeechEngine:
         rec.transcribe((rng.standard_normal(SAMPLE_RATE) * 0.01).astype(np.float32), DecodeOptions(language="en", beam_size=1))
         self.synthesizer(self.catalogue.default).render("Ready.")
         self.load_intents()
+        self.load_reply_voices()
         self.load_turn_model()
         self.ready.set()
         _LOGGER.info("Engine ready in %.1f s (device %s/%s)", time.monotonic() - t0, self.device.device, self.device.compute_type)
+
+    def load_reply_voices(self) -> None:
+        """Load the voice each language of the dialogue is answered in (the catalogue's best),
+        so a caller's first reply does not wait for a voice (Kokoro's model, a pack's level)."""
+        if self.dialogue is None:
+            return
+        for lang in self.dialogue.languages:
+            voice = self.catalogue.for_language(lang)
+            if voice is not None and voice.name != self.catalogue.default.name:
+                self.synthesizer(voice)
 
     def load_intents(self) -> None:
         """Train or load (cached by file hash) the intent model of the configured domain."""

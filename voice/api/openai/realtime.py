@@ -288,7 +288,7 @@ class _Connection:
 
     def _session_object(self) -> dict:
         engine = self.service.engine
-        voice = engine.catalogue.default if self.session.kind == REALTIME else ""
+        voice = engine.catalogue.default.name if self.session.kind == REALTIME else ""
         return session_object(self.session, self.shape, engine.config.endpointing.trailing_silence_ms, voice)
 
     # -- out ------------------------------------------------------------------------------
@@ -411,11 +411,12 @@ class _Connection:
 
     async def _clear(self, event: dict) -> None:
         backend = self._backend
-        if backend is not None:
+        if backend is not None:  # the open turn ends now, and what it said is dropped
             backend.cleared_at_s = backend.position_s
             for (generation, _), turn in self._turns.items():
                 if generation == backend.generation and not turn.committed:
                     turn.dropped = True
+            await backend.queue.put(AudioInput(flush=True))
         self._appended = 0
         await self._emit("input_audio_buffer.cleared")
 

@@ -62,15 +62,11 @@ class RivaRecognitionServicer:
         """Every model this server knows, with its languages: the default model's from the
         loaded model itself, the others' by Whisper's naming (``*.en``: English only) so that
         listing loads nothing."""
-        engine = self.service.recognition.engine
-        default_name = engine.config.asr.model
-        default = engine.recognizer(None)  # loaded at start-up
+        default = self.service.recognition.engine.recognizer(None)  # loaded at start-up
         every = tuple(sorted(default.languages if default.multilingual else whisper_languages()))
-        out = [mapping.ModelInfo(default_name, tuple(sorted(default.languages)), True)]
-        for name in engine.model_names:
-            if name != default_name:
-                out.append(mapping.ModelInfo(name, ("en",) if name.endswith(".en") else every, False))
-        return out
+        return [mapping.ModelInfo(name, tuple(sorted(default.languages)) if is_default
+                                  else ("en",) if name.endswith(".en") else every, is_default)
+                for name, is_default in self.service.recognition.models()]
 
 
 async def _audio(requests) -> AsyncIterator[bytes]:

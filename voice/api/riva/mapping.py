@@ -228,7 +228,8 @@ def _riva_name(encoding: str) -> str:
 
 
 def file_request_from_riva(pb: rasr.RecognizeRequest) -> t.FileRecognitionRequest:
-    return t.FileRecognitionRequest(audio=pb.audio, config=recognition_config_from_riva(pb.config, pb.audio))
+    config = recognition_config_from_riva(pb.config, pb.audio)
+    return t.FileRecognitionRequest(audio=pb.audio, config=config, is_file=pb.config.encoding in FILE_ENCODINGS)
 
 
 def streaming_config_from_riva(pb: rasr.StreamingRecognitionConfig, first_audio: bytes,

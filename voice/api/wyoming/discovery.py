@@ -64,7 +64,8 @@ class Advertiser:
             self.address = local_address(self.host)
             self._info = service_info(self.name, self.port, self.address)
             self._zeroconf = AsyncZeroconf(interfaces=[self.address], ip_version=IPVersion.V4Only)
-            await self._zeroconf.async_register_service(self._info)
+            # another server with this name on the network: take "name (2)" rather than fail
+            await self._zeroconf.async_register_service(self._info, allow_name_change=True)
         except Exception as exc:  # noqa: BLE001 - no multicast here: serve without discovery
             _LOGGER.warning("Zeroconf: cannot advertise the Wyoming server (%s: %s); add it in Home Assistant "
                             "by address instead", type(exc).__name__, exc)

@@ -71,6 +71,9 @@ class Domain:
     name: str
     intents: dict[str, IntentMeta]
     languages: dict[str, LanguageData]
+    # text-list values of languages the file has no sentences in (language -> list -> list):
+    # slots for callers served through the sentence encoder (voice.engines.intent.crosslingual)
+    foreign_lists: dict[str, dict[str, SlotList]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,13 @@ def domain_from_dict(doc: Mapping[str, Any], name: str = "domain", languages: Se
         data = LanguageData(lang, templates, slot_lists, rules, frozenset(time_lists), list(oos))
         _check_references(data)
         langs[lang] = data
-    return Domain(str(doc.get("name", name)), metas, langs)
+    foreign: dict[str, dict[str, SlotList]] = {}
+    for list_name, by_lang in text_lists.items():
+        for lang, values in by_lang.items():
+            if lang not in langs:
+                foreign.setdefault(lang, {})[list_name] = _text_list(
+                    list_name, values, f"lists.{list_name}.values.{lang}")
+    return Domain(str(doc.get("name", name)), metas, langs, foreign)
 
 
 def _text_list(list_name: str, values: Any, where: str) -> TextSlotList:

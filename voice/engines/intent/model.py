@@ -60,6 +60,9 @@ class DenseHead:
     W: np.ndarray  # (dim, classes)
     b: np.ndarray  # (classes,)
     weight: float
+    # none-threshold of this head used alone (calibrated like the model's): the reference a
+    # language the model was not trained in is calibrated against (voice.engines.intent.crosslingual)
+    threshold: float = 0.3
 
     def logits(self, embedding: np.ndarray) -> np.ndarray:
         return embedding @ self.W + self.b
@@ -166,6 +169,7 @@ class LanguageModel:
         arrays = {"W": self.W, "b": self.b}
         if self.dense is not None:
             meta["dense_weight"] = self.dense.weight
+            meta["dense_threshold"] = self.dense.threshold
             arrays.update(Wd=self.dense.W, bd=self.dense.b)
         return meta, arrays
 
@@ -176,7 +180,7 @@ class LanguageModel:
         dense = None
         if "Wd" in arrays:
             dense = DenseHead(np.ascontiguousarray(arrays["Wd"], np.float32), np.asarray(arrays["bd"], np.float32),
-                              float(meta["dense_weight"]))
+                              float(meta["dense_weight"]), float(meta["dense_threshold"]))
         lexicon = NumberLexicon(
             meta["language"],
             {tuple(k.split(" ")): int(v) for k, v in lex["table"]},
@@ -492,6 +496,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     feat = _Featurizer(lexicon, delex)
     threshold = 0.3
     dense_weight = 0.0
+    dense_threshold = 0.3
     if calibrate:
         train_t, held_t = split_templates(templates, cfg.calibration_heldout, seed=cfg.seed + 1)
         held_keys = {t.key for t in held_t}
@@ -529,12 +534,17 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
                 _LOGGER.debug("%s: dense weight %.1f threshold %.2f separation %.4f", data.language, w, t, score)
                 if score > best + 1e-9:
                     best, threshold, dense_weight = score, t, float(w)
+            if embed is not None:
+                P = _softmax_rows(Zd)
+                in_p, in_ok = _top(P[: len(held_s)], classes, gold)
+                oos_p, _ = _top(P[len(held_s):], classes, None)
+                dense_threshold = _pick_threshold(in_p, in_ok, oos_p)
     rows, labels, weights = _training_rows(samples, list(data.out_of_scope), classes, feat, cfg, rng)
     vocab, W, b = _fit(rows, labels, weights, len(classes), cfg)
     dense = None
     if embed is not None:
         Wd, bd = _fit_dense(samples, list(data.out_of_scope), classes, embed, cfg)
-        dense = DenseHead(Wd, bd, dense_weight)
+        dense = DenseHead(Wd, bd, dense_weight, dense_threshold)
     _LOGGER.info("Trained intent model %s: %d intents, %d sentences, %d features, dense weight %.1f, "
                  "threshold %.2f in %.2f s", data.language, len(intents), len(samples), len(vocab),
                  dense_weight, threshold, time.perf_counter() - t0)
