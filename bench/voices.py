@@ -210,6 +210,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--show", action="store_true", help="print every prompt and transcript")
     parser.add_argument("--ttfa", action="store_true", help="also time first audio vs whole sentence")
+    parser.add_argument("--no-wer", action="store_true", help="skip the WER runs (with --ttfa: time the "
+                                                               "catalogue's choice per language)")
     parser.add_argument("--config", default=None)
     args = parser.parse_args(argv)
 
@@ -237,7 +239,7 @@ def main(argv=None) -> int:
     for lang in [x for x in args.languages.split(",") if x]:
         texts = prompts(lang, args.replies)
         words = sum(len(t.split()) for t in texts)
-        for voice in voices_for(engine.catalogue, lang, args.espeak, names):
+        for voice in [] if args.no_wer else voices_for(engine.catalogue, lang, args.espeak, names):
             try:
                 score, took = measure(engine, voice, lang, texts, args.telephone, args.show)
             except Exception as exc:  # a broken operator voice: say so, go on
@@ -256,11 +258,12 @@ def main(argv=None) -> int:
     print("\nbest per language:")
     for lang, (voice, score) in best.items():
         print(f"  {lang}: {voice.name} ({voice.label}) {score:.1%}")
-    if not args.no_write:
+    if not args.no_write and rows:
         print(f"\ntable merged into {out}")
     if args.ttfa:
         print("\ntime to first audio (streamed, first clause) vs whole first sentence, same voice, median of 3:")
-        for lang, (voice, _) in best.items():
+        for lang in [x for x in args.languages.split(",") if x]:
+            voice = best[lang][0] if lang in best else engine.catalogue.for_language(lang)
             text = prompts(lang, 16)
             text = max(text[:8], key=len)
             first, whole = ttfa(engine, voice, text)

@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.add_argument("--config", dest="sub_config", help="TOML config file")
     s.add_argument("--audiosocket", metavar="HOST:PORT", help="also serve Asterisk AudioSocket calls here")
-    s.add_argument("--http-port", type=int, help="also serve HTTP/WebSocket doors (Twilio media streams) here")
+    s.add_argument("--http-port", type=int, help="also serve HTTP/WebSocket doors (Twilio media streams, OpenAI API) here")
     s.add_argument("--reply-webhook", metavar="URL", help="POST each caller turn here; its body is the reply")
     s.add_argument("--wyoming", metavar="HOST:PORT",
                    help="also serve the Wyoming protocol (Home Assistant: STT, TTS, intents) here")

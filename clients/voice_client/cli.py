@@ -1,6 +1,7 @@
 """``voice-client``: talk to a voice server over gRPC.
 
     voice-client transcribe FILE --server HOST:PORT [--language xx] [--realtime] [--json]
+                            [--expect digits|number|amount|date|time|yes_no|spelling] [--verbatim]
     voice-client say TEXT --server HOST:PORT [--voice NAME] -o out.wav
     voice-client voices --server HOST:PORT [--json]
     voice-client health --server HOST:PORT      (exit 0 when SERVING; for healthchecks)
@@ -28,6 +29,8 @@ from voice_api.v1 import recognizer_pb2, recognizer_pb2_grpc
 from .tts_commands import ENCODINGS, add_tts_commands, cmd_say, cmd_voices
 from .wavio import read_raw
 
+EXPECTED = ("free", "digits", "number", "amount", "date", "time", "yes_no", "spelling")
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="voice-client", description=__doc__,
@@ -47,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--hotwords", default="", help="comma-separated phrase hints, e.g. 'Acme,pound key'")
     t.add_argument("--speech-timeout-ms", type=int, default=0, help="send SPEECH_TIMEOUT after this much silence")
     t.add_argument("--words", action="store_true", help="ask for word time offsets")
+    t.add_argument("--expect", default="", choices=["", *EXPECTED],
+                   help="the answer expected (constrains recognition; finals carry its normalised value): "
+                        + ", ".join(EXPECTED))
+    t.add_argument("--verbatim", action="store_true", help="no inverse text normalisation (numbers stay words)")
     t.add_argument("--json", action="store_true")
 
     add_tts_commands(sub)
@@ -71,6 +78,8 @@ def _requests(raw, args, sent_at: dict):
         enable_word_time_offsets=args.words, model=args.model,
         alternative_language_codes=[c.strip() for c in args.language_candidates.split(",") if c.strip()],
         phrase_hints=[h.strip() for h in args.hotwords.split(",") if h.strip()],
+        expected_answer=recognizer_pb2.ExpectedAnswer.Value(f"EXPECT_{args.expect.upper()}") if args.expect else 0,
+        verbatim=args.verbatim,
         endpointing=recognizer_pb2.EndpointingConfig(speech_timeout_ms=args.speech_timeout_ms))
     yield recognizer_pb2.StreamingRecognizeRequest(streaming_config=recognizer_pb2.StreamingRecognitionConfig(
         config=config, interim_results=args.interim))
@@ -129,7 +138,9 @@ def cmd_transcribe(args) -> int:
                 for result in response.results:
                     if result.is_final:
                         alt = result.alternatives[0]
-                        print(f"[final #{result.utterance_index} {result.language_code}] {alt.transcript}", flush=True)
+                        answer = f" => {result.answer.value or '(no answer)'}" if result.HasField("answer") else ""
+                        print(f"[final #{result.utterance_index} {result.language_code}] {alt.transcript}{answer}",
+                              flush=True)
                 if response.speech_event_type:
                     name = recognizer_pb2.SpeechEventType.Name(response.speech_event_type)
                     t = response.speech_event_time.ToTimedelta().total_seconds()

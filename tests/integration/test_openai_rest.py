@@ -14,6 +14,7 @@ import asyncio
 import base64
 import io
 import json
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -212,16 +213,20 @@ def test_speech_streamed_as_chunks_and_as_events(client, served):
     assert served.service.admission.active("synthesis") == 0
 
 
-def test_a_client_that_hangs_up_stops_the_synthesis(client, served, engine):
-    long_text = " ".join([SPEAK] * 12)
-    with client.audio.speech.with_streaming_response.create(model="tts-1", voice="alloy", input=long_text,
-                                                            response_format="mp3") as response:
-        first = next(response.iter_bytes())
-        assert first
-    began = time.monotonic()
-    while served.service.admission.active("synthesis") or engine.synthesizer(engine.catalogue.default).in_use:
-        assert time.monotonic() - began < 20, "the synthesis was not stopped"
-        time.sleep(0.05)
+def test_a_client_that_hangs_up_stops_the_synthesis(client, served, engine, caplog):
+    long_text = " ".join([SPEAK] * 12)  # 36 sentences
+    with caplog.at_level(logging.DEBUG, logger="voice.service.synthesis"):
+        with client.audio.speech.with_streaming_response.create(model="tts-1", voice="alloy", input=long_text,
+                                                                response_format="mp3") as response:
+            assert next(response.iter_bytes())
+        began = time.monotonic()
+        while served.service.admission.active("synthesis") or engine.synthesizer(engine.catalogue.default).in_use:
+            assert time.monotonic() - began < 20, "the synthesis was not stopped"
+            time.sleep(0.05)
+    cancelled = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Synthesis cancelled after")]
+    assert cancelled, "the job ran to its end"
+    done, total = map(int, cancelled[0].split("after ")[1].split(" pieces")[0].split(" of "))
+    assert done < total, cancelled[0]
 
 
 # -- listings -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import kernels
 from voice.api.http import HttpServer
 from voice.service import VoiceService
 from voice.service import types as t
-from voice.testing.prompts import SOUNDS, load_prompts, wer
+from voice.testing.prompts import load_prompts, wer
 
 EN = load_prompts("en")
 ES = load_prompts("es")
@@ -311,7 +311,8 @@ def test_conversation_beta_shape_g711_and_cancel(engine):
             created = await s.wait("session.created")
             await conn.session.update(session={
                 "modalities": ["text", "audio"], "voice": "alloy", "input_audio_format": "g711_ulaw",
-                "output_audio_format": "g711_alaw", "input_audio_transcription": {"model": "whisper-1", "language": "en"},
+                "output_audio_format": "g711_alaw",
+                "input_audio_transcription": {"model": "whisper-1", "language": "en"},
                 "turn_detection": {"type": "server_vad", "silence_duration_ms": 400, "interrupt_response": True}})
             updated = await s.wait("session.updated")
             s.mic_on()
@@ -362,7 +363,8 @@ async def _recognise(engine, alaw: bytes) -> str:
 # -- errors -------------------------------------------------------------------------------------
 
 GA_ERRORS = [  # (event, param)
-    ({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": {"type": "audio/opus"}}}}},
+    ({"type": "session.update",
+      "session": {"type": "realtime", "audio": {"input": {"format": {"type": "audio/opus"}}}}},
      "session.audio.input.format.type"),
     ({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
         "turn_detection": {"type": "server_vad", "silence_duration_ms": 20}}}}},
@@ -433,7 +435,7 @@ def test_errors_name_the_param_and_a_vanished_client_frees_its_call(engine):
     assert results["busy"] == 1
 
 
-def test_health_page_and_audio_paths_exist(engine):
+def test_the_page_and_its_scripts_are_served(engine):
     async def body(service, client, port):
         async with aiohttp.ClientSession() as http:
             page = await http.get(f"http://127.0.0.1:{port}/")
@@ -443,4 +445,3 @@ def test_health_page_and_audio_paths_exist(engine):
     page_status, page, script_status, plain_status = run(engine, body)
     assert page_status == 200 and "/static/app.js" in page and script_status == 200
     assert plain_status == 426  # a WebSocket path
-    assert SOUNDS.exists()

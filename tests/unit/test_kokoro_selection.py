@@ -99,3 +99,14 @@ def test_install_validates_before_writing(tmp_path):
     with pytest.raises(VoiceFileError, match="neither"):
         install_voice(tmp_path / "notes.txt", dest)
     assert sorted(p.name for p in (dest / "kokoro").iterdir()) == ["ef_mine.bin", "ef_mine.bin.json"]
+
+
+def test_an_accented_voice_must_be_clearly_better_than_a_native_one():
+    voices = [_v("en_US-joe-medium", "en-US"), _v("kokoro-j-en-US", "en-US", KOKORO_ENGINE, accented=True)]
+    cat = VoiceCatalogue(voices, [], wer={"en_US-joe-medium": 0.05, "kokoro-j-en-US": 0.03})
+    assert cat.for_language("en").name == "en_US-joe-medium"  # 2 points: within the noise
+    cat = VoiceCatalogue(voices, [], wer={"en_US-joe-medium": 0.20, "kokoro-j-en-US": 0.03})
+    assert cat.for_language("en").name == "kokoro-j-en-US"
+    # no native neural voice: the lowest WER wins outright, even by a hair over a fallback
+    cat = VoiceCatalogue(VOICES, FALLBACKS, wer={"kokoro-a-de": 0.40, "espeak-de": 0.41})
+    assert cat.for_language("de").name == "kokoro-a-de"

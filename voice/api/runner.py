@@ -2,7 +2,8 @@
 
 gRPC always; the Asterisk AudioSocket bridge with ``--audiosocket HOST:PORT``; the Wyoming
 door (Home Assistant) with ``--wyoming HOST:PORT`` (``--zeroconf`` advertises it); the HTTP
-server (Twilio-compatible media streams at ``/twilio/media``, ``/health``) with
+server (Twilio-compatible media streams at ``/twilio/media``, the OpenAI API at ``/v1``,
+``/health``) with
 ``--http-port PORT``. SIGTERM / SIGINT: new calls are refused (health says NOT_SERVING), calls
 in progress get the grace period, then everything stops.
 """
@@ -58,7 +59,8 @@ class Doors:
 
             host, _, port = server.audiosocket.rpartition(":")
             bridge = AudioSocketServer(self.service, host, int(port), language=self.config.conversation.language,
-                                       ssl=self._ssl())
+                                       ssl=self._ssl(), idle_timeout_s=server.idle_timeout_s,
+                                       max_call_s=server.max_stream_seconds)
             ports["audiosocket"] = await bridge.start()
             self.bridges.append(bridge)
         if server.wyoming:

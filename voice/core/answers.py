@@ -7,7 +7,8 @@ An answer kind (:class:`Expect`) narrows the next utterance: ``digits`` (a digit
 ``yes_no`` (``true``/``false``), ``spelling`` (letters and digits, upper case) and ``free``
 (no grammar). :func:`vocabulary` lists the words (and characters) an answer may contain in a
 language: the recogniser turns it into the token set it lets Whisper emit (constrained
-decoding). :func:`parse` reads the value from the final's text, or returns None when the
+decoding; for ``digits`` only digits and punctuation, so Whisper writes "3, 2" instead of
+mishearing "trois deux" as words). :func:`parse` reads the value from the final's text, or returns None when the
 text does not fit the grammar.
 """
 
@@ -99,9 +100,7 @@ def vocabulary(kind: Expect, lang: str) -> frozenset[str] | None:
     numbers = set(CARDINALS.get(lang, {})) | set(_it_number_words() if lang == "it" else ())
     words: set[str] = set(punct) | digits
     if kind == Expect.DIGITS:
-        words |= {w for w, (v, k) in CARDINALS.get(lang, {}).items() if k == "u"} | {"oh", "double", "triple"}
-        if lang == "it":
-            words |= {"zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove"}
+        pass  # Whisper writes the digits themselves: no words at all
     elif kind == Expect.NUMBER:
         words |= numbers | _MINUS | _POINT
     elif kind == Expect.AMOUNT:

@@ -335,11 +335,25 @@ def _separator_only(tokens: list[Token], a: int, b: int) -> bool:
     return all(t.key in {",", ".", "-", ":"} for t in tokens[a:b])
 
 
+_CONJ = {"and", "et", "y", "e", "и"}
+
+
 def _join_digit_runs(numbers: list[Number], tokens: list[Token]) -> list[Number]:
     """Adjacent single digits (spelled "three two" or written "3, 2") -> one digit string;
-    a written group that continues one ("32 15") joins it too."""
-    out: list[Number] = []
+    a written group that continues one ("32 15") joins it too. Tens then a unit, written
+    apart ("80 y 5", "50, 6", "90-1", "тридцать, два"), are one number first."""
+    summed: list[Number] = []
     for n in numbers:
+        prev = summed[-1] if summed else None
+        if (prev is not None and not prev.ordinal and prev.value in range(20, 100, 10) and 1 <= n.value <= 9
+                and len(n.digits) == 1 and all(t.key in {",", "-"} | _CONJ for t in tokens[prev.end:n.start])
+                and (n.spelled or not prev.spelled or n.start > prev.end)):
+            value = prev.value + n.value
+            summed[-1] = Number(value, str(value), prev.start, n.end, ordinal=n.ordinal, spelled=prev.spelled)
+            continue
+        summed.append(n)
+    out: list[Number] = []
+    for n in summed:
         prev = out[-1] if out else None
         if (prev is not None and not prev.ordinal and not n.ordinal and _separator_only(tokens, prev.end, n.start)
                 and _is_digit_piece(prev) and _is_digit_piece(n)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .answers import Answer
 from .intents import IntentResult
 from .session import InterimRequest, Utterance
 from .transcripts import Transcript
@@ -35,6 +36,7 @@ class RecognitionResult:
     latency: float  # seconds from the audio being complete to the result being ready
     words: tuple[WordResult, ...] = ()
     intent: IntentResult | None = None  # finals, when intents are enabled
+    answer: Answer | None = None  # finals, when an answer was expected (its normalised value)
 
 
 def build_result(item: Utterance | InterimRequest, transcript: Transcript, is_final: bool,

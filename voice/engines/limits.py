@@ -48,23 +48,23 @@ def max_new_tokens(samples: int) -> int:
 def loop_start(words: Sequence[str], seconds: float, hit_cap: bool) -> int | None:
     """Where a runaway hypothesis should end (keep ``words[:n]``), or None when it is fine.
 
-    Only a hypothesis that hit its token cap or says more than :data:`MAX_WORDS_PER_SECOND`
-    is suspect; it is cut when it ends in a unit of 1-4 words repeated (4+ times for one
-    word, 3+ for longer units): the text before the repeats and one copy of the unit stay.
-    "1 1 1 1" read in two seconds is not suspect and stays whole.
+    A hypothesis is cut when it ends in a unit of 1-4 words said again and again: 4+ times
+    (one word) or 3+ times (longer units) when it hit its token cap or says more than
+    :data:`MAX_WORDS_PER_SECOND`; 6+ / 4+ times however fast. The text before the repeats
+    and one copy of the unit stay. "1 1 1 1" read in two seconds stays whole.
     """
     keys = [word_key(w) for w in words]
     n = len(keys)
-    if n < 4 or not (hit_cap or n > MAX_WORDS_PER_SECOND * max(seconds, 0.1)):
+    if n < 4:
         return None
+    fast = hit_cap or n > MAX_WORDS_PER_SECOND * max(seconds, 0.1)
     best: int | None = None
     for unit in range(1, 5):
         repeats = 1
         while n - (repeats + 1) * unit >= 0 and keys[n - (repeats + 1) * unit:n - repeats * unit] == keys[n - unit:]:
             repeats += 1
-        if repeats >= (4 if unit == 1 else 3):
+        needed = (4 if unit == 1 else 3) if fast else (6 if unit == 1 else 4)
+        if repeats >= needed:
             keep = n - repeats * unit + unit
             best = keep if best is None else min(best, keep)
     return best
-
-

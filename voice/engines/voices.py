@@ -27,6 +27,9 @@ WER_TABLE = Path(__file__).with_name("voice_wer.json")
 # a voice nobody measured (an operator's, until bench/voices.py is run) ranks as if it had
 # this WER: a native neural voice before an accented one before a fallback
 UNMEASURED_WER = {LABEL_NEURAL: 0.15, LABEL_ACCENTED: 0.35, LABEL_FALLBACK: 0.6}
+# an accented voice displaces a native neural one only when understood better by more than
+# this (about one word in twenty: the noise of a measurement on the bench's ~60 words)
+ACCENT_MARGIN = 0.05
 ESPEAK_RATE = 22050
 ESPEAK_PREFIX = "espeak-"
 
@@ -166,7 +169,8 @@ class VoiceCatalogue:
 
     def for_language(self, language: str) -> VoiceInfo | None:
         """Best voice for a BCP-47 code: lowest measured round-trip WER (an unmeasured voice counts
-        as :data:`UNMEASURED_WER` of its label), then exact region, then quality, then the default."""
+        as :data:`UNMEASURED_WER` of its label; an accented one must beat a native neural voice
+        by :data:`ACCENT_MARGIN`), then exact region, then quality, then the default."""
         want = normalize_bcp47(language).lower()
         base = base_language(language)
         base = _LANGUAGE_ALIASES.get(base, base)
@@ -174,8 +178,11 @@ class VoiceCatalogue:
         if not same:
             return None
 
+        native = any(v.label == LABEL_NEURAL for v in same)
+
         def rank(v: VoiceInfo):
-            return (round(v.expected_wer, 4), v.language.lower() != want, _QUALITY.get(v.quality, 4),
+            margin = ACCENT_MARGIN if native and v.accented else 0.0
+            return (round(v.expected_wer + margin, 4), v.language.lower() != want, _QUALITY.get(v.quality, 4),
                     v.name != self.default.name, "-" in v.language and "-" not in want)
 
         return sorted(same, key=rank)[0]

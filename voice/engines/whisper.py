@@ -126,20 +126,28 @@ class WhisperRecognizer:
         words = vocabulary(kind, lang) or frozenset()
         chars = {w for w in words if len(w) == 1 and not w.isalpha()}
         joined = "|" + "|".join(w for w in words if len(w) > 1 or w.isalpha()) + "|"
+        starts = {w for w in words if len(w) > 1 or w.isalpha()}
         suppressed = []
         for i, text in enumerate(self._token_texts):
             folded = fold(text.strip())
             core = folded.strip(",.!?-:;/")
-            if not core or all(c in chars for c in core) or core in joined:
-                if all(c in chars or c.isalnum() or c == "'" for c in folded):
-                    continue
-            suppressed.append(i)
+            if not all(c in chars or c.isalnum() or c == "'" for c in folded):
+                suppressed.append(i)
+            elif not core or all(c in chars for c in core):
+                continue  # digits, punctuation, spaces
+            elif text[:1] == " ":
+                # a word start: the beginning of an allowed word (one letter only if it is one)
+                if not (core in starts or (len(core) > 1 and any(w.startswith(core) for w in starts))):
+                    suppressed.append(i)
+            elif core not in joined:  # inside a word: a piece of an allowed one
+                suppressed.append(i)
         self._suppress_cache[key] = suppressed
         return suppressed
 
     def batch_key(self, options: DecodeOptions) -> tuple:
         """Decodes with equal keys may run as one batch (:meth:`transcribe_batch`)."""
-        return batch_key(self.name, options)
+        # a constrained decode (expected answer) runs on the single path, never in a batch
+        return (*batch_key(self.name, options), options.expect)
 
     def transcribe_batch(self, items: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcript | Exception]:
         """Decode several jobs (of equal :meth:`batch_key`) in one batch (blocking).
@@ -149,6 +157,12 @@ class WhisperRecognizer:
         out: list[Transcript | Exception | None] = [None] * len(items)
         valid = []
         for i, (audio, options) in enumerate(items):
+            if options.expect not in ("", "free"):  # constrained decoding: the single path only
+                try:
+                    out[i] = self.transcribe(audio, options)
+                except InvalidArgument as exc:
+                    out[i] = exc
+                continue
             try:
                 self.check_language(options.language)
             except InvalidArgument as exc:

@@ -34,6 +34,7 @@ class VoiceService:
         self._draining = False
         self.recognition = RecognitionService(engine, self.admission, self.check_ready)
         self.synthesis = SynthesisService(engine, self.admission, self.check_ready)
+        self.recognition.limits = self.synthesis.limits = cfg  # file size and text length limits
         self.understanding = UnderstandingService(engine, self.check_ready)
         self.conversation = ConversationService(engine, self.admission, self.check_ready, self.recognition,
                                                 self.synthesis, (config or engine.config).conversation)

@@ -17,6 +17,8 @@ import numpy as np
 
 import kernels
 
+from ..core import itn
+from ..core.answers import Expect, parse
 from ..core.audio import Encoding
 from ..core.intents import IntentResult
 from ..core.languages import base_language
@@ -29,12 +31,13 @@ from ..runtime.engine import SpeechEngine
 
 def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, options: StreamOptions,
                     candidates: tuple[str, ...] = (), hints: tuple[str, ...] = (), *, task: str = "transcribe",
-                    temperature: float | None = None) -> list[RecognitionResult]:
+                    temperature: float | None = None, expect: Expect = Expect.FREE,
+                    verbatim: bool = False) -> list[RecognitionResult]:
     """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
     rec = engine.recognizer(options.model)
     rec.check_language(options.language)
     utterances = cut_utterances(audio, sample_rate, options)
-    opts = decode_options(engine, options, candidates, hints, task=task, temperature=temperature)
+    opts = decode_options(engine, options, candidates, hints, task=task, temperature=temperature, expect=expect)
     # the file's utterances in batches when the engine batches (one encoder pass per batch)
     size = max(1, getattr(engine, "batch_size", 1))
     transcripts: list[Transcript] = []
@@ -49,7 +52,8 @@ def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, o
             transcripts.append(out)
     results: list[RecognitionResult] = []
     for event, transcript in zip(utterances, transcripts):
-        result = shape_result(engine, event, transcript, options, results[-1] if results else None)
+        result = shape_result(engine, event, transcript, options, results[-1] if results else None,
+                              expect=expect, verbatim=verbatim)
         if result is not None:
             results.append(result)
     return results
@@ -78,22 +82,32 @@ def cut_utterances(audio: np.ndarray, sample_rate: int, options: StreamOptions) 
 
 def decode_options(engine: SpeechEngine, options: StreamOptions, candidates: tuple[str, ...] = (),
                    hints: tuple[str, ...] = (), *, task: str = "transcribe",
-                   temperature: float | None = None) -> DecodeOptions:
+                   temperature: float | None = None, expect: Expect = Expect.FREE) -> DecodeOptions:
     return DecodeOptions(language=options.language, candidates=candidates, hints=hints,
                          word_timestamps=options.word_time_offsets, beam_size=engine.config.asr.beam_size,
-                         task=task, temperature=temperature)
+                         task=task, temperature=temperature, expect=expect.value)
 
 
 def shape_result(engine: SpeechEngine, utterance: Utterance, transcript: Transcript, options: StreamOptions,
-                 previous: RecognitionResult | None) -> RecognitionResult | None:
+                 previous: RecognitionResult | None, *, expect: Expect = Expect.FREE,
+                 verbatim: bool = False) -> RecognitionResult | None:
     """An utterance's final (None when nothing was said), with its intent when asked for."""
     if transcript.empty:
         return None
     result = build_result(utterance, transcript, True, options.word_time_offsets)
+    result = shape_final(result, result.language, expect, verbatim)
     if options.intent and engine.intents is not None:
         context = {"previous_intent": previous.intent.intent} if previous and previous.intent else None
         result = replace(result, intent=understand_or_none(engine.intents, result, context))
     return result
+
+
+def shape_final(result: RecognitionResult, language: str, expect: Expect, verbatim: bool) -> RecognitionResult:
+    """``result`` reported in ``language``, with its answer (when one was expected) and its
+    text inverse-text-normalised (:mod:`voice.core.itn`; unless ``verbatim``)."""
+    answer = parse(expect, result.transcript, language)
+    text = result.transcript if verbatim else itn.normalize(result.transcript, language)
+    return replace(result, transcript=text, language=language, answer=answer)
 
 
 def understand_or_none(intents: IntentEngine, result: RecognitionResult, context: dict | None) -> IntentResult | None:

@@ -32,6 +32,7 @@ from ..core.audio import (
     looks_like_container,
     read_audio_bytes,
 )
+from ..core.answers import Expect, parse_expect
 from ..core.errors import InvalidArgument
 from ..core.languages import normalize_language
 from ..core.results import RecognitionResult
@@ -46,6 +47,7 @@ from .types import (
     FileRecognitionRequest,
     FileRecognitionResult,
     RecognitionConfig,
+    RecognitionUpdate,
     StreamingConfig,
     StreamOutput,
 )
@@ -65,6 +67,17 @@ class PreparedRecognition:
     options: StreamOptions
     candidates: tuple[str, ...]
     hints: tuple[str, ...]
+    expect: Expect = Expect.FREE  # the answer expected (voice.core.answers)
+    verbatim: bool = False  # finals without inverse text normalisation
+
+
+def parse_expected_answer(value: str, field: str) -> Expect:
+    """An expected-answer name ("digits", "yes_no", ...; "" = free) as an :class:`Expect`."""
+    try:
+        return parse_expect(value)
+    except ValueError:
+        names = ", ".join(e.value for e in Expect)
+        raise InvalidArgument(field, f"unknown expected answer {value!r} (use {names})") from None
 
 
 def parse_encoding(value: str, field: str) -> Encoding:
@@ -101,6 +114,7 @@ class RecognitionService:
         self.engine = engine
         self._admission = admission
         self._check_ready = ready_check
+        self.limits = engine.config.server  # max_file_bytes (VoiceService sets its own config's)
 
     # -- validation -----------------------------------------------------------------------
     def prepare(self, config: RecognitionConfig, *, interim_results: bool = False,
@@ -134,7 +148,9 @@ class RecognitionService:
             interim_interval_s=engine.config.asr.interim_interval_s,
             intent=config.enable_intent,
         )
-        return PreparedRecognition(options, self._candidates(config, rec, language), _hints(config))
+        expect = parse_expected_answer(config.expected_answer, "config.expected_answer")
+        return PreparedRecognition(options, self._candidates(config, rec, language), _hints(config), expect,
+                                   config.verbatim)
 
     @staticmethod
     def _candidates(config: RecognitionConfig, rec, declared: str | None) -> tuple[str, ...]:
@@ -163,6 +179,9 @@ class RecognitionService:
         data = request.audio
         if not data:
             raise InvalidArgument("audio_content", "must not be empty")
+        limit = self.limits.max_file_bytes
+        if limit and len(data) > limit:
+            raise InvalidArgument("audio_content", f"at most {limit} bytes (server.max_file_bytes), got {len(data)}")
         task = request.task or "transcribe"
         if request.temperature is not None and not 0.0 <= request.temperature <= 1.0:
             raise InvalidArgument("temperature", f"must be between 0 and 1, got {request.temperature}")
@@ -183,7 +202,8 @@ class RecognitionService:
     async def recognize(self, request: FileRecognitionRequest) -> FileRecognitionResult:
         w = await self._whole(request)
         p = w.prepared
-        results = await self.engine.run_asr(partial(recognize_audio, task=w.task, temperature=w.temperature),
+        results = await self.engine.run_asr(partial(recognize_audio, task=w.task, temperature=w.temperature,
+                                                    expect=p.expect, verbatim=p.verbatim),
                                             self.engine, w.audio, w.rate, p.options, p.candidates, p.hints)
         return FileRecognitionResult(tuple(results), len(w.audio) / w.rate)
 
@@ -193,7 +213,8 @@ class RecognitionService:
         w = await self._whole(request)
         p, engine = w.prepared, self.engine
         utterances = await engine.run_asr(cut_utterances, w.audio, w.rate, p.options)
-        opts = decode_options(engine, p.options, p.candidates, p.hints, task=w.task, temperature=w.temperature)
+        opts = decode_options(engine, p.options, p.candidates, p.hints, task=w.task, temperature=w.temperature,
+                              expect=p.expect)
         previous = None
         for utterance in utterances:
             result = await engine.run_asr(_decode_utterance, engine, utterance, opts, p.options, previous)
@@ -237,12 +258,16 @@ class StreamCall:
             raise exc.within("streaming_config") from None
         engine = self._service.engine
         driver = self.driver = StreamDriver(engine, prepared.options, engine.config.asr.beam_size,
-                                            prepared.hints, prepared.candidates)
+                                            prepared.hints, prepared.candidates, expect=prepared.expect,
+                                            verbatim=prepared.verbatim)
         error: list[InvalidArgument] = []
 
         async def reader() -> None:
             try:
                 async for item in inputs:
+                    if isinstance(item, RecognitionUpdate):
+                        driver.set_expect(parse_expected_answer(item.expected_answer, "update.expected_answer"))
+                        continue
                     await driver.push(item.audio, item.flush)
             except InvalidArgument as exc:
                 error.append(exc)  # keep what was accepted: finish it, then fail the call

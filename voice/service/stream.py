@@ -13,6 +13,14 @@ Protocol-free; :class:`voice.service.recognition.StreamCall` feeds it input and 
   later decodes are forced to start with it, finals included) and an unstable tail.
 * At most ``MAX_PENDING_UTTERANCES`` finals wait per stream: beyond that :meth:`push` blocks,
   so a client sending faster than real time is slowed by gRPC flow control, not buffered.
+* Language (:class:`~voice.core.languages.StreamLanguage`): with candidates, every decode
+  prefers the language the stream has been speaking (else the declared one); numeric finals
+  ("3, 2, 3, 2.") neither set nor change it and are reported in it; an interim commits its
+  utterance's language only when its text carries one.
+* Expected answers (:meth:`set_expect`, a control message between utterances): decodes of
+  finals not yet submitted are constrained to that kind of answer, and the final carries
+  its normalised value (:mod:`voice.core.answers`). Finals are inverse-text-normalised
+  (:mod:`voice.core.itn`: spoken numbers as digits) unless the stream asked for verbatim.
 """
 
 from __future__ import annotations
@@ -24,8 +32,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
+from ..core.answers import Expect
 from ..core.audio import SAMPLE_RATE, Encoding
 from ..core.intents import NONE_INTENT, IntentResult
+from ..core.languages import StreamLanguage, carries_language
 from ..core.results import RecognitionResult, WordResult, build_result
 from ..core.session import (
     InterimRequest,
@@ -41,7 +51,7 @@ from ..core.stability import LocalAgreement
 from ..core.transcripts import DecodeOptions, Transcript, Word
 from ..runtime.engine import SpeechEngine
 from ..runtime.scheduler import DecodeScheduler, Priority
-from .files import understand_or_none
+from .files import shape_final, understand_or_none
 from .types import InterimUpdate, SpeechEvent, SpeechEventKind, StreamOutput
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,11 +75,13 @@ class Speculation:
     index: int  # utterance
     end: float  # stream seconds where its speech ends
     future: asyncio.Future
+    expect: Expect = Expect.FREE  # the answer it was decoded for
 
 
 class StreamDriver:
     def __init__(self, engine: SpeechEngine, options: StreamOptions, beam_size: int, hints: tuple[str, ...] = (),
-                 candidates: tuple[str, ...] = (), intent_context: Callable[[], dict | None] | None = None):
+                 candidates: tuple[str, ...] = (), intent_context: Callable[[], dict | None] | None = None,
+                 expect: Expect = Expect.FREE, verbatim: bool = False):
         self.engine = engine
         self.scheduler: DecodeScheduler = engine.scheduler
         self.options = options
@@ -86,6 +98,10 @@ class StreamDriver:
         self._final_submitted = -1  # highest utterance index whose final decode was submitted
         self._speculation: Speculation | None = None
         self._language: dict[int, str] = {}  # utterance -> language decided by an interim
+        self.language = StreamLanguage(options.language, candidates)
+        self._expect = expect  # the answer expected from finals submitted from now on
+        self._expects: dict[int, Expect] = {}  # utterance -> the answer its final was decoded for
+        self._verbatim = verbatim
         self._tasks: set[asyncio.Task] = set()
         self._decoder = asyncio.create_task(self._decode_finals())
         self.interims_sent = 0
@@ -100,6 +116,11 @@ class StreamDriver:
         await self._handle(self.session.push(data) if data else [])
         if flush:
             await self._handle(self.session.flush())
+
+    def set_expect(self, expect: Expect) -> None:
+        """The answer expected from now on: every final not yet submitted (the utterance in
+        progress included) is decoded for it."""
+        self._expect = expect
 
     async def speculate(self) -> None:
         """Start the open utterance's final decode now, on the audio it would have if the turn
@@ -137,7 +158,9 @@ class StreamDriver:
             opts = replace(opts, prefix=self._agreement.committed_text())
         if index in self._language:
             opts = replace(opts, language=self._language[index], candidates=())
-        return replace(opts, interim=interim)
+        elif opts.candidates:
+            opts = replace(opts, language=self.language.preferred, language_margin=self.language.margin)
+        return replace(opts, interim=interim, expect=self._expect.value)
 
     def _submit(self, priority: int, audio, opts: DecodeOptions) -> asyncio.Future:
         rec = self._recognizer
@@ -167,11 +190,13 @@ class StreamDriver:
             elif isinstance(event, SpeculativeFinal):
                 if self.scheduler.waiting_finals == 0:
                     future = self._submit(Priority.FINAL, event.audio, self._options(event.index, interim=False))
-                    self._speculation = Speculation(event.index, event.end, future)
+                    self._speculation = Speculation(event.index, event.end, future, self._expect)
             elif isinstance(event, Utterance):
                 spec = self._speculation
                 self._final_submitted = event.index
-                if spec is not None and spec.index == event.index and spec.end == event.end:
+                self._expects[event.index] = self._expect
+                if (spec is not None and spec.index == event.index and spec.end == event.end
+                        and spec.expect == self._expect):
                     future = spec.future
                 else:
                     if spec is not None:
@@ -203,7 +228,8 @@ class StreamDriver:
         if req.index != self._agreement_index:
             self._agreement = LocalAgreement()
             self._agreement_index = req.index
-        if len(req.audio) / SAMPLE_RATE >= LANGUAGE_DECISION_MIN_S and self._base.candidates:
+        if (len(req.audio) / SAMPLE_RATE >= LANGUAGE_DECISION_MIN_S and self._base.candidates
+                and carries_language(transcript.text)):  # numerals commit no language
             self._language.setdefault(req.index, transcript.language)
         words = list(transcript.words) or [Word(w, 0.0, 0.0, transcript.confidence) for w in transcript.text.split()]
         committed, tail = self._agreement.update(words)
@@ -239,12 +265,20 @@ class StreamDriver:
                 transcript = Transcript(committed, transcript.language or (self.options.language or ""),
                                         transcript.language_probability, transcript.confidence, words)
             self._language.pop(utt.index, None)
+            expect = self._expects.pop(utt.index, Expect.FREE)
             if not transcript.empty:
-                result = build_result(utt, transcript, True, self.options.word_time_offsets)
+                result = self._shape(build_result(utt, transcript, True, self.options.word_time_offsets),
+                                     len(utt.audio) / SAMPLE_RATE, expect)
                 self.engine.telemetry.stage("endpoint_to_final", result.latency)
                 if self.options.intent and self.engine.intents is not None:
                     result = replace(result, intent=await self._understand(result))
                 await self._out.put(result)
+
+    def _shape(self, result: RecognitionResult, seconds: float, expect: Expect) -> RecognitionResult:
+        """A final as the caller gets it: the language the stream rule reports, the answer's
+        value, spoken numbers written as digits (unless verbatim)."""
+        language = self.language.observe(result.language, result.transcript, seconds)
+        return shape_final(result, language, expect, self._verbatim)
 
     async def _understand(self, result: RecognitionResult) -> IntentResult | None:
         if self._intent_context is not None:

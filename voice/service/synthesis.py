@@ -59,6 +59,7 @@ class SynthesisService:
         self.engine = engine
         self._admission = admission
         self._check_ready = ready_check
+        self.limits = engine.config.server  # max_text_chars (VoiceService sets its own config's)
 
     # -- voices ---------------------------------------------------------------------------
     def voices(self, language_code: str = "") -> list[tuple[VoiceInfo, bool]]:
@@ -72,8 +73,9 @@ class SynthesisService:
         """The request as plain values; raises :class:`InvalidArgument` naming the field."""
         if not incremental and not request.text.strip():
             raise InvalidArgument("text", "must not be empty")
-        if len(request.text) > MAX_TEXT_CHARS:
-            raise InvalidArgument("text", f"at most {MAX_TEXT_CHARS} characters, got {len(request.text)}")
+        limit = self.limits.max_text_chars  # server.max_text_chars
+        if len(request.text) > limit:
+            raise InvalidArgument("text", f"at most {limit} characters, got {len(request.text)}")
         try:
             voice = self.engine.catalogue.select(request.voice, request.language_code)
         except KeyError as exc:
@@ -156,8 +158,9 @@ class SynthesisService:
                 job.extend(planner.add(request.text))
                 more.set()
             async for text in texts:
-                if len(text) > MAX_TEXT_CHARS:
-                    raise InvalidArgument("text", f"at most {MAX_TEXT_CHARS} characters a piece, got {len(text)}")
+                if len(text) > self.limits.max_text_chars:
+                    raise InvalidArgument("text", f"at most {self.limits.max_text_chars} characters "
+                                          f"a piece, got {len(text)}")
                 pieces = planner.add(text)
                 if pieces:
                     job.extend(pieces)

@@ -38,6 +38,8 @@ class RecognitionConfig:
     model: str = ""  # "" = the server's default
     phrase_hints: tuple[str, ...] = ()
     enable_intent: bool = False
+    expected_answer: str = ""  # a voice.core.answers.Expect value ("digits", ...); "" = free
+    verbatim: bool = False  # no inverse text normalisation of finals
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,14 @@ class AudioInput:
 
     audio: bytes = b""
     flush: bool = False
+
+
+@dataclass(frozen=True)
+class RecognitionUpdate:
+    """A stream's new expected answer (an Expect value name, "" = free), for the utterances
+    whose final is not decoded yet."""
+
+    expected_answer: str = ""
 
 
 @dataclass(frozen=True)

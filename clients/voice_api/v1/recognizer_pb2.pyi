@@ -12,12 +12,33 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExpectedAnswer(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPECT_UNSPECIFIED: _ClassVar[ExpectedAnswer]
+    EXPECT_FREE: _ClassVar[ExpectedAnswer]
+    EXPECT_DIGITS: _ClassVar[ExpectedAnswer]
+    EXPECT_NUMBER: _ClassVar[ExpectedAnswer]
+    EXPECT_AMOUNT: _ClassVar[ExpectedAnswer]
+    EXPECT_DATE: _ClassVar[ExpectedAnswer]
+    EXPECT_TIME: _ClassVar[ExpectedAnswer]
+    EXPECT_YES_NO: _ClassVar[ExpectedAnswer]
+    EXPECT_SPELLING: _ClassVar[ExpectedAnswer]
+
 class SpeechEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SPEECH_EVENT_UNSPECIFIED: _ClassVar[SpeechEventType]
     SPEECH_STARTED: _ClassVar[SpeechEventType]
     SPEECH_ENDED: _ClassVar[SpeechEventType]
     SPEECH_TIMEOUT: _ClassVar[SpeechEventType]
+EXPECT_UNSPECIFIED: ExpectedAnswer
+EXPECT_FREE: ExpectedAnswer
+EXPECT_DIGITS: ExpectedAnswer
+EXPECT_NUMBER: ExpectedAnswer
+EXPECT_AMOUNT: ExpectedAnswer
+EXPECT_DATE: ExpectedAnswer
+EXPECT_TIME: ExpectedAnswer
+EXPECT_YES_NO: ExpectedAnswer
+EXPECT_SPELLING: ExpectedAnswer
 SPEECH_EVENT_UNSPECIFIED: SpeechEventType
 SPEECH_STARTED: SpeechEventType
 SPEECH_ENDED: SpeechEventType
@@ -38,7 +59,7 @@ class EndpointingConfig(_message.Message):
     def __init__(self, vad_aggressiveness: _Optional[int] = ..., trailing_silence_ms: _Optional[int] = ..., max_utterance_seconds: _Optional[float] = ..., speech_start_ms: _Optional[int] = ..., speech_timeout_ms: _Optional[int] = ...) -> None: ...
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("encoding", "sample_rate_hertz", "language_code", "enable_word_time_offsets", "endpointing", "model", "alternative_language_codes", "phrase_hints", "enable_intent")
+    __slots__ = ("encoding", "sample_rate_hertz", "language_code", "enable_word_time_offsets", "endpointing", "model", "alternative_language_codes", "phrase_hints", "enable_intent", "expected_answer", "verbatim")
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +69,8 @@ class RecognitionConfig(_message.Message):
     ALTERNATIVE_LANGUAGE_CODES_FIELD_NUMBER: _ClassVar[int]
     PHRASE_HINTS_FIELD_NUMBER: _ClassVar[int]
     ENABLE_INTENT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    VERBATIM_FIELD_NUMBER: _ClassVar[int]
     encoding: _audio_pb2.AudioEncoding
     sample_rate_hertz: int
     language_code: str
@@ -57,7 +80,23 @@ class RecognitionConfig(_message.Message):
     alternative_language_codes: _containers.RepeatedScalarFieldContainer[str]
     phrase_hints: _containers.RepeatedScalarFieldContainer[str]
     enable_intent: bool
-    def __init__(self, encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., language_code: _Optional[str] = ..., enable_word_time_offsets: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., model: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., enable_intent: _Optional[bool] = ...) -> None: ...
+    expected_answer: ExpectedAnswer
+    verbatim: bool
+    def __init__(self, encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., language_code: _Optional[str] = ..., enable_word_time_offsets: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., model: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., enable_intent: _Optional[bool] = ..., expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ..., verbatim: _Optional[bool] = ...) -> None: ...
+
+class RecognitionUpdate(_message.Message):
+    __slots__ = ("expected_answer",)
+    EXPECTED_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    expected_answer: ExpectedAnswer
+    def __init__(self, expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ...) -> None: ...
+
+class Answer(_message.Message):
+    __slots__ = ("kind", "value")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    kind: ExpectedAnswer
+    value: str
+    def __init__(self, kind: _Optional[_Union[ExpectedAnswer, str]] = ..., value: _Optional[str] = ...) -> None: ...
 
 class StreamingRecognitionConfig(_message.Message):
     __slots__ = ("config", "interim_results")
@@ -68,14 +107,16 @@ class StreamingRecognitionConfig(_message.Message):
     def __init__(self, config: _Optional[_Union[RecognitionConfig, _Mapping]] = ..., interim_results: _Optional[bool] = ...) -> None: ...
 
 class StreamingRecognizeRequest(_message.Message):
-    __slots__ = ("streaming_config", "audio_content", "flush")
+    __slots__ = ("streaming_config", "audio_content", "update", "flush")
     STREAMING_CONFIG_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
     FLUSH_FIELD_NUMBER: _ClassVar[int]
     streaming_config: StreamingRecognitionConfig
     audio_content: bytes
+    update: RecognitionUpdate
     flush: bool
-    def __init__(self, streaming_config: _Optional[_Union[StreamingRecognitionConfig, _Mapping]] = ..., audio_content: _Optional[bytes] = ..., flush: _Optional[bool] = ...) -> None: ...
+    def __init__(self, streaming_config: _Optional[_Union[StreamingRecognitionConfig, _Mapping]] = ..., audio_content: _Optional[bytes] = ..., update: _Optional[_Union[RecognitionUpdate, _Mapping]] = ..., flush: _Optional[bool] = ...) -> None: ...
 
 class WordInfo(_message.Message):
     __slots__ = ("start_time", "end_time", "word", "confidence")
@@ -100,7 +141,7 @@ class SpeechRecognitionAlternative(_message.Message):
     def __init__(self, transcript: _Optional[str] = ..., confidence: _Optional[float] = ..., words: _Optional[_Iterable[_Union[WordInfo, _Mapping]]] = ...) -> None: ...
 
 class StreamingRecognitionResult(_message.Message):
-    __slots__ = ("alternatives", "is_final", "stability", "result_start_time", "result_end_time", "language_code", "utterance_index", "processing_latency", "intent")
+    __slots__ = ("alternatives", "is_final", "stability", "result_start_time", "result_end_time", "language_code", "utterance_index", "processing_latency", "intent", "answer")
     ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
     STABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +151,7 @@ class StreamingRecognitionResult(_message.Message):
     UTTERANCE_INDEX_FIELD_NUMBER: _ClassVar[int]
     PROCESSING_LATENCY_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
     alternatives: _containers.RepeatedCompositeFieldContainer[SpeechRecognitionAlternative]
     is_final: bool
     stability: float
@@ -119,7 +161,8 @@ class StreamingRecognitionResult(_message.Message):
     utterance_index: int
     processing_latency: _duration_pb2.Duration
     intent: _understander_pb2.UnderstandResponse
-    def __init__(self, alternatives: _Optional[_Iterable[_Union[SpeechRecognitionAlternative, _Mapping]]] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., result_start_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., result_end_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., language_code: _Optional[str] = ..., utterance_index: _Optional[int] = ..., processing_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., intent: _Optional[_Union[_understander_pb2.UnderstandResponse, _Mapping]] = ...) -> None: ...
+    answer: Answer
+    def __init__(self, alternatives: _Optional[_Iterable[_Union[SpeechRecognitionAlternative, _Mapping]]] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., result_start_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., result_end_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., language_code: _Optional[str] = ..., utterance_index: _Optional[int] = ..., processing_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., intent: _Optional[_Union[_understander_pb2.UnderstandResponse, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ...) -> None: ...
 
 class StreamingRecognizeResponse(_message.Message):
     __slots__ = ("results", "speech_event_type", "speech_event_time", "utterance_index")
@@ -142,20 +185,22 @@ class RecognizeRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[RecognitionConfig, _Mapping]] = ..., audio_content: _Optional[bytes] = ...) -> None: ...
 
 class SpeechRecognitionResult(_message.Message):
-    __slots__ = ("alternatives", "result_start_time", "result_end_time", "language_code", "utterance_index", "intent")
+    __slots__ = ("alternatives", "result_start_time", "result_end_time", "language_code", "utterance_index", "intent", "answer")
     ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
     RESULT_START_TIME_FIELD_NUMBER: _ClassVar[int]
     RESULT_END_TIME_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     UTTERANCE_INDEX_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
     alternatives: _containers.RepeatedCompositeFieldContainer[SpeechRecognitionAlternative]
     result_start_time: _duration_pb2.Duration
     result_end_time: _duration_pb2.Duration
     language_code: str
     utterance_index: int
     intent: _understander_pb2.UnderstandResponse
-    def __init__(self, alternatives: _Optional[_Iterable[_Union[SpeechRecognitionAlternative, _Mapping]]] = ..., result_start_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., result_end_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., language_code: _Optional[str] = ..., utterance_index: _Optional[int] = ..., intent: _Optional[_Union[_understander_pb2.UnderstandResponse, _Mapping]] = ...) -> None: ...
+    answer: Answer
+    def __init__(self, alternatives: _Optional[_Iterable[_Union[SpeechRecognitionAlternative, _Mapping]]] = ..., result_start_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., result_end_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., language_code: _Optional[str] = ..., utterance_index: _Optional[int] = ..., intent: _Optional[_Union[_understander_pb2.UnderstandResponse, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ...) -> None: ...
 
 class RecognizeResponse(_message.Message):
     __slots__ = ("results", "total_audio_duration")

@@ -51,7 +51,7 @@ class RecognizerServicer:
 
     def StreamingRecognize(self, request_iterator, context):
         """Bidirectional streaming recognition. The first request carries only
-        `streaming_config`; every later request carries only `audio_content`.
+        `streaming_config`; every later request carries `audio_content` (or an `update`).
         One stream may carry many utterances, cut by voice activity endpointing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

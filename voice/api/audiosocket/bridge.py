@@ -60,12 +60,14 @@ class _Ended:
 class AudioSocketServer:
     """``port = await server.start()`` ... ``await server.stop()``."""
 
-    def __init__(self, service: VoiceService, host: str, port: int, language: str = "", ssl=None):
+    def __init__(self, service: VoiceService, host: str, port: int, language: str = "", ssl=None,
+                 idle_timeout_s: float = 0.0, max_call_s: float = 0.0):
         """``language``: the calls' language code ("" = detect per utterance; the dialplan
         passes nothing but the UUID); ``ssl``: an ``ssl.SSLContext`` for TLS (behind stunnel or
         a TLS-capable proxy: Asterisk's AudioSocket itself speaks plain TCP)."""
         self.service = service
         self.ssl = ssl
+        self.limits = (idle_timeout_s, max_call_s)  # no frame for this long / a call this long ends it (0: never)
         self.host = host
         self.port = port
         self.language = language
@@ -163,7 +165,7 @@ class AudioSocketServer:
                     call_id: str) -> _Ended:
         config = self.config(call_id)
         ended: asyncio.Future[_Ended] = asyncio.get_running_loop().create_future()
-        inputs = _inputs(reader, parser, ended)
+        inputs = _inputs(reader, parser, ended, *self.limits)
         try:
             async with self.service.conversation.open() as call:
                 self._active += 1
@@ -199,11 +201,14 @@ async def _first_frame(reader: asyncio.StreamReader, parser: FrameParser) -> pro
     return frame
 
 
-async def _inputs(reader: asyncio.StreamReader, parser: FrameParser, ended: asyncio.Future
-                  ) -> AsyncIterator[ConversationInput]:
+async def _inputs(reader: asyncio.StreamReader, parser: FrameParser, ended: asyncio.Future,
+                  idle_s: float = 0.0, max_s: float = 0.0) -> AsyncIterator[ConversationInput]:
     """The caller's frames as conversation inputs; when the caller's side ends (for whatever
-    reason) ``ended`` says why and the inputs end. Never raises."""
+    reason, no frame for ``idle_s`` or a call longer than ``max_s`` included) ``ended`` says why
+    and the inputs end. Never raises."""
     outcome = None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_s if max_s else None
     try:
         while outcome is None:
             for frame in parser:
@@ -218,8 +223,15 @@ async def _inputs(reader: asyncio.StreamReader, parser: FrameParser, ended: asyn
                     code = "no code" if frame.code is None else f"code 0x{frame.code:02x}"
                     outcome = _Ended(f"the peer sent an error frame ({code})", warn=True)
                     break
+            if outcome is None and deadline is not None and loop.time() > deadline:
+                outcome = _Ended(f"longer than {max_s:g} s (server.max_stream_seconds)", warn=True)
             if outcome is None:
-                data = await reader.read(READ_BYTES)
+                try:
+                    async with asyncio.timeout(idle_s or None):
+                        data = await reader.read(READ_BYTES)
+                except TimeoutError:
+                    outcome = _Ended(f"no frame for {idle_s:g} s (server.idle_timeout_s)", warn=True)
+                    break
                 if not data:
                     parser.end()
                     outcome = _Ended("connection closed without hang-up")

@@ -71,7 +71,30 @@ def recognition_config_from_pb(pb: recognizer_pb2.RecognitionConfig) -> t.Recogn
         model=pb.model,
         phrase_hints=tuple(pb.phrase_hints),
         enable_intent=pb.enable_intent,
+        expected_answer=expected_answer_name(pb.expected_answer),
+        verbatim=pb.verbatim,
     )
+
+
+def expected_answer_name(value: int) -> str:
+    """An ExpectedAnswer value as the service's name ("digits"; "" when unspecified)."""
+    if value == recognizer_pb2.EXPECT_UNSPECIFIED:
+        return ""
+    try:
+        return recognizer_pb2.ExpectedAnswer.Name(value).removeprefix("EXPECT_").lower()
+    except ValueError:  # a value this server's proto does not know: the service names it
+        return str(value)
+
+
+def recognition_update_from_pb(pb: recognizer_pb2.RecognitionUpdate) -> t.RecognitionUpdate:
+    return t.RecognitionUpdate(expected_answer=expected_answer_name(pb.expected_answer))
+
+
+def answer_pb(answer) -> recognizer_pb2.Answer | None:
+    if answer is None:
+        return None
+    return recognizer_pb2.Answer(kind=recognizer_pb2.ExpectedAnswer.Value(f"EXPECT_{answer.kind.value.upper()}"),
+                                 value=answer.value)
 
 
 def streaming_config_from_pb(pb: recognizer_pb2.StreamingRecognitionConfig) -> t.StreamingConfig:
@@ -112,6 +135,7 @@ def _streaming_result_pb(result: RecognitionResult) -> recognizer_pb2.StreamingR
         utterance_index=result.utterance_index,
         processing_latency=duration(result.latency),
         intent=intent_pb(result.intent) if result.intent is not None else None,
+        answer=answer_pb(result.answer),
     )
 
 
@@ -138,6 +162,7 @@ def file_result_pb(result: t.FileRecognitionResult) -> recognizer_pb2.RecognizeR
                 language_code=r.language,
                 utterance_index=r.utterance_index,
                 intent=intent_pb(r.intent) if r.intent is not None else None,
+                answer=answer_pb(r.answer),
             )
             for r in result.results
         ],

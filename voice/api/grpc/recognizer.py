@@ -33,6 +33,12 @@ class RecognizerServicer:
 
 async def _audio(requests):
     async for request in requests:
-        if request.WhichOneof("streaming_request") == "streaming_config":
+        kind = request.WhichOneof("streaming_request")
+        if kind == "streaming_config":
             raise InvalidArgument("streaming_config", "only the first request may carry a config")
+        if kind == "update":
+            yield mapping.recognition_update_from_pb(request.update)
+            if request.flush:
+                yield AudioInput(b"", True)
+            continue
         yield AudioInput(request.audio_content, request.flush)

@@ -13,6 +13,7 @@ naming the parameter.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...core.audio import AudioFormatError
 from ...core.errors import InvalidArgument, ResourceExhausted, ServiceError, Unavailable, Unimplemented
 from ...core.languages import base_language
 from ...core.results import RecognitionResult
@@ -42,7 +44,7 @@ OPENAI_VOICES = frozenset({"alloy", "ash", "ballad", "coral", "echo", "sage", "s
 # the service's field names -> OpenAI's parameter names (for the error's "param")
 _RECOGNITION_PARAMS = {"audio_content": "file", "config.language_code": "language", "config.model": "model",
                        "config.phrase_hints": "prompt", "task": "model", "temperature": "temperature"}
-_SPEECH_PARAMS = {"text": "input", "voice": "voice", "language_code": "voice", "speaking_rate": "speed"}
+_SPEECH_PARAMS = {"text": "input", "voice": "voice", "language_code": "language", "speaking_rate": "speed"}
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -83,7 +85,25 @@ def error_reply(exc: ServiceError, params: dict[str, str] | None = None) -> Erro
 
 
 def recognition_error(exc: ServiceError) -> ErrorReply:
+    if isinstance(exc, AudioFormatError):  # say what this server does read; libsndfile's reason last
+        detail = exc.reason.rsplit(": ", 1)[-1].rstrip(")")
+        exc = InvalidArgument("file", f"not an audio file this server reads ({', '.join(input_formats())}): "
+                                      f"{detail}")
     return error_reply(exc, _RECOGNITION_PARAMS)
+
+
+@functools.cache
+def input_formats() -> tuple[str, ...]:
+    """The upload formats libsndfile reads here (MP3 and Opus are build options)."""
+    import soundfile as sf
+
+    have = sf.available_formats()
+    out = [name for fmt, name in (("WAV", "wav"), ("FLAC", "flac")) if fmt in have]
+    if "OGG" in have:
+        out.append(f"ogg ({', '.join(sorted(s.lower() for s in sf.available_subtypes('OGG')))})")
+    if "MP3" in have:
+        out.append("mp3")
+    return tuple(out)
 
 
 def speech_error(exc: ServiceError) -> ErrorReply:
@@ -412,6 +432,7 @@ def _set_page_latency(file, ms: float) -> None:
         pass
 
 
+@functools.cache
 def speech_formats() -> tuple[str, ...]:
     """The speech formats this server can write (libsndfile's MP3 and Opus are build options)."""
     import soundfile as sf

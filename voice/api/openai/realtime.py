@@ -47,6 +47,7 @@ from ...core.conversation import SpokenText
 from ...core.errors import InvalidArgument, ResourceExhausted, ServiceError, Unavailable, Unimplemented
 from ...core.results import RecognitionResult
 from ...service import VoiceService
+from ...service.synthesis import MAX_TEXT_CHARS
 from ...service.types import (
     AudioInput,
     BargeIn,
@@ -63,7 +64,6 @@ from ...service.types import (
 )
 from .realtime_events import (
     BETA,
-    FORMATS,
     GA,
     REALTIME,
     TRANSCRIPTION,
@@ -73,8 +73,8 @@ from .realtime_events import (
     event_name,
     looks_ga,
     message_text,
-    parse_modalities,
     param_for,
+    parse_modalities,
     part_type,
     reply_text,
     session_object,
@@ -87,6 +87,7 @@ _LOGGER = logging.getLogger(__name__)
 PATH = "/v1/realtime"
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # OpenAI takes appends of up to 15 MiB
 HEARTBEAT_S = 30.0  # ping a silent peer; one that does not answer is gone
+CLOSE_TIMEOUT_S = 5.0  # for the peer's answer to our close frame
 CONVERSATION_PIECE_S = 0.02  # appended audio goes to the conversation in 20 ms pieces (barge-in timing)
 TRANSCRIPTION_PIECE_S = 0.1
 INPUT_QUEUE = 64  # pieces waiting for the service; a full queue holds the socket's reader
@@ -110,7 +111,8 @@ class _Door:
         self._connections: set[_Connection] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=MAX_MESSAGE_BYTES, heartbeat=HEARTBEAT_S)
+        ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=MAX_MESSAGE_BYTES, heartbeat=HEARTBEAT_S,
+                                   timeout=CLOSE_TIMEOUT_S)
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, headers={"Upgrade": "websocket"},
                                 text=f"{PATH} is an OpenAI Realtime WebSocket\n")
@@ -262,7 +264,7 @@ class _Connection:
                     _LOGGER.info("%s: bad WebSocket frame: %s", self, msg.data)
                     break
             _LOGGER.debug("%s: closed by the %s", self, "server" if self._closing else "client")
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             _LOGGER.info("%s: the WebSocket went away", self)
         except Exception:
             code = WSCloseCode.INTERNAL_ERROR
@@ -323,7 +325,8 @@ class _Connection:
                                             "invalid_json"))
             return
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            await self._error(RealtimeError("Missing required parameter: 'type'.", "type", "missing_required_parameter"))
+            await self._error(RealtimeError("Missing required parameter: 'type'.", "type",
+                                            "missing_required_parameter"))
             return
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         handler = self._handlers.get(event["type"])
@@ -565,6 +568,11 @@ class _Connection:
                 await self._emit("input_audio_buffer.speech_stopped", audio_end_ms=int(event.time * 1000),
                                  item_id=turn.item_id)
             await self._committed(turn)
+        elif event.kind is SpeechEventKind.TIMEOUT and vad:
+            end_ms = int(event.time * 1000)
+            await self._emit("input_audio_buffer.timeout_triggered",
+                             audio_start_ms=max(0, end_ms - (backend.session.turn.idle_timeout_ms or 0)),
+                             audio_end_ms=end_ms, item_id="item_" + secrets.token_hex(10))
 
     async def _committed(self, turn: _Turn) -> None:
         if turn.committed:
@@ -588,7 +596,7 @@ class _Connection:
     async def _interim(self, backend: _Backend, event: InterimUpdate) -> None:
         committed, tail = event.committed, event.tail
         turn = self._turn(backend, committed.utterance_index, committed.start)
-        if turn.dropped:
+        if turn.dropped or not self._transcribes(backend):
             return
         stable = committed.transcript.strip()
         delta = ""
@@ -600,6 +608,11 @@ class _Connection:
         await self._emit("conversation.item.input_audio_transcription.delta", item_id=turn.item_id, content_index=0,
                          delta=delta, interim=interim, language=language)
 
+    @staticmethod
+    def _transcribes(backend: _Backend) -> bool:
+        """A conversation whose session has ``input_audio_transcription: null`` gets no transcripts."""
+        return backend.kind != REALTIME or backend.session.transcription
+
     async def _final(self, backend: _Backend, result: RecognitionResult) -> None:
         turn = self._turn(backend, result.utterance_index, result.start)
         self._turns.pop((backend.generation, result.utterance_index), None)
@@ -610,6 +623,8 @@ class _Connection:
         item = self._items.get(turn.item_id)
         if item is not None:
             item["content"][0]["transcript"] = transcript
+        if not self._transcribes(backend):
+            return
         languages = [{"code": result.language}] if result.language else []
         await self._emit("conversation.item.input_audio_transcription.completed", item_id=turn.item_id,
                          content_index=0, transcript=transcript,
@@ -630,6 +645,9 @@ class _Connection:
                                 "until the response is finished before creating a new one.", None,
                                 "conversation_already_has_active_response")
         text = reply_text(response, self.shape) or " ".join(self._assistant_texts)
+        if len(text) > MAX_TEXT_CHARS:
+            raise RealtimeError(f"Invalid 'response.instructions': a reply holds at most {MAX_TEXT_CHARS} characters, "
+                                f"got {len(text)}.", "response.instructions", "string_above_max_length")
         if not text.strip():
             raise RealtimeError("This server runs no language model: say what to speak in response.instructions, "
                                 "or in an assistant message in response.input (or add one with "
@@ -762,7 +780,8 @@ class _Connection:
 
     def _part(self, r: _Response) -> dict:
         if r.audio:
-            return {"type": part_type(self.shape, "audio"), "transcript": r.heard if r.heard is not None else r.transcript}
+            transcript = r.heard if r.heard is not None else r.transcript
+            return {"type": part_type(self.shape, "audio"), "transcript": transcript}
         return {"type": part_type(self.shape, "text"), "text": r.transcript}
 
     def _assistant_item(self, r: _Response, status: str) -> dict:

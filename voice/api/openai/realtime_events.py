@@ -65,6 +65,7 @@ GA_PART_TYPES = {"audio": "output_audio", "text": "output_text"}
 
 MIN_SILENCE_MS, MAX_SILENCE_MS = 100, 5000  # the service's trailing-silence range
 MAX_PADDING_MS = 1000
+MIN_IDLE_MS, MAX_IDLE_MS = 5000, 30000  # OpenAI's range for idle_timeout_ms
 MANUAL_SILENCE_MS = MAX_SILENCE_MS  # no turn detection: only a commit (or a long pause) ends a turn
 
 
@@ -89,6 +90,7 @@ class TurnDetection:
     create_response: bool = False  # no language model here: the client asks for each response
     interrupt_response: bool = True
     eagerness: str = "auto"
+    idle_timeout_ms: int | None = None  # no speech for this long: input_audio_buffer.timeout_triggered
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,10 @@ def _turn(value, param: str, current: TurnDetection | None) -> TurnDetection | N
                                                     MIN_SILENCE_MS, MAX_SILENCE_MS))
     if t.get("interrupt_response") is not None:
         out = replace(out, interrupt_response=_bool(t["interrupt_response"], f"{param}.interrupt_response"))
+    if "idle_timeout_ms" in t:
+        value = t["idle_timeout_ms"]
+        out = replace(out, idle_timeout_ms=None if value is None else _int(value, f"{param}.idle_timeout_ms",
+                                                                            MIN_IDLE_MS, MAX_IDLE_MS))
     if t.get("create_response") is not None:
         out = replace(out, create_response=_bool(t["create_response"], f"{param}.create_response"))
     if t.get("eagerness") is not None:
@@ -353,7 +359,8 @@ def _endpointing(session: Session) -> EndpointingRequest:
     if turn is None:
         return EndpointingRequest(trailing_silence_ms=MANUAL_SILENCE_MS)
     aggressiveness = None if turn.threshold is None else min(3, int(turn.threshold * 4))
-    return EndpointingRequest(vad_aggressiveness=aggressiveness, trailing_silence_ms=turn.silence_duration_ms)
+    return EndpointingRequest(vad_aggressiveness=aggressiveness, trailing_silence_ms=turn.silence_duration_ms,
+                              speech_timeout_ms=turn.idle_timeout_ms)
 
 
 def _languages(session: Session) -> tuple[str, tuple[str, ...]]:
@@ -412,6 +419,7 @@ def param_for(field_name: str, shape: str) -> str:
         "config.phrase_hints": f"{transcription}.prompt",
         "config.endpointing.trailing_silence_ms": f"{turn}.silence_duration_ms",
         "config.endpointing.vad_aggressiveness": f"{turn}.threshold",
+        "config.endpointing.speech_timeout_ms": f"{turn}.idle_timeout_ms",
         "config.turn_detection": f"{turn}.type",
         "config.barge_in.min_speech_ms": f"{turn}.interrupt_response",
     }
@@ -444,7 +452,8 @@ def _turn_object(turn: TurnDetection | None, default_silence_ms: int) -> dict | 
     return {"type": "server_vad", "threshold": 0.5 if turn.threshold is None else turn.threshold,
             "prefix_padding_ms": turn.prefix_padding_ms,
             "silence_duration_ms": turn.silence_duration_ms or default_silence_ms,
-            "create_response": turn.create_response, "interrupt_response": turn.interrupt_response}
+            "create_response": turn.create_response, "interrupt_response": turn.interrupt_response,
+            "idle_timeout_ms": turn.idle_timeout_ms}
 
 
 def _transcription_object(session: Session, shape: str) -> dict | None:

@@ -167,7 +167,6 @@ async def _speak(request, synthesis, options, encoder, chunks, run) -> web.Strea
             return _fail(formats.speech_error(exc))
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream" if sse else encoder.content_type, "Cache-Control": "no-cache"})
-        response.enable_chunked_encoding()
         await response.prepare(request)
 
         async def send(data: bytes) -> None:

@@ -37,7 +37,8 @@ class RivaRecognitionServicer:
                 raise InvalidArgument("streaming_config", "the stream ended before any config")
             if first.WhichOneof("streaming_request") != "streaming_config":
                 raise InvalidArgument("streaming_config", "the first request must carry streaming_config, got audio_content")
-            for key in sorted(first.runtime_config):
+            if first.runtime_config:
+                key = min(first.runtime_config)
                 raise InvalidArgument(f"runtime_config.{key}", "unknown key (this server takes no runtime configuration)")
             audio = _audio(requests)
             header, head = await _stream_start(audio)

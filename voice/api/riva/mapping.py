@@ -123,7 +123,8 @@ def _check_unsupported(pb: rasr.RecognitionConfig, *, container: bool) -> None:
     if pb.diarization_config.enable_speaker_diarization:
         raise InvalidArgument("config.diarization_config.enable_speaker_diarization",
                               "speaker diarization is not supported by this server")
-    for key in sorted(pb.custom_configuration):
+    if pb.custom_configuration:
+        key = min(pb.custom_configuration)
         raise InvalidArgument(f"config.custom_configuration.{key}", "unknown key (this server takes no custom configuration)")
     if pb.max_alternatives < 0:
         raise InvalidArgument("config.max_alternatives", f"must not be negative, got {pb.max_alternatives}")
@@ -369,7 +370,8 @@ def synthesis_request_from_riva(pb: rtts.SynthesizeSpeechRequest, voices: Iterab
                               "zero-shot voice cloning is not supported; pick a voice from GetRivaSynthesisConfig")
     if pb.custom_dictionary:
         raise InvalidArgument("custom_dictionary", "custom pronunciations are not supported by this server")
-    for key in sorted(pb.custom_configuration):
+    if pb.custom_configuration:
+        key = min(pb.custom_configuration)
         raise InvalidArgument(f"custom_configuration.{key}", "unknown key (this server takes no custom configuration)")
     if pb.enable_word_time_offsets:
         raise InvalidArgument("enable_word_time_offsets", "word timings of synthesized speech are not available")

@@ -10,8 +10,8 @@ Wyoming Protocol integration with that host and port, or let Home Assistant disc
   languages and intents) when intents are on.
 * ``transcribe`` (language, model, ``transcript_names`` / ``transcript_terms`` as phrase hints),
   then ``audio-start`` / ``audio-chunk``\\* / ``audio-stop`` (16-bit PCM, mono or stereo,
-  8-48 kHz) -> ``transcript-start``, ``transcript-chunk``\\* (committed words and each utterance's
-  final as they come), ``transcript`` (the whole text, what Home Assistant waits for),
+  8-48 kHz) -> ``transcript-start``, ``transcript-chunk``\\* (each utterance's final as soon as it
+  is decoded), ``transcript`` (the whole text, what Home Assistant waits for),
   ``transcript-stop``.
 * ``synthesize`` -> ``audio-start`` / ``audio-chunk``\\* / ``audio-stop``; streaming:
   ``synthesize-start``, ``synthesize-chunk``\\* (audio starts after the first clause),

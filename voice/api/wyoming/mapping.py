@@ -130,12 +130,14 @@ class AudioFormat:
 
 def streaming_config(transcribe: Transcribe | None, fmt: AudioFormat) -> StreamingConfig:
     """A stream's config from the ``transcribe`` before it (language, model, names and terms
-    as phrase hints) and its audio format; interim results feed the transcript chunks."""
+    as phrase hints) and its audio format. No interim results: the transcript chunks are each
+    utterance's final as soon as it is decoded, and no interim re-decode competes with the
+    final for the cores (Home Assistant waits for the whole transcript anyway)."""
     t = transcribe or Transcribe()
     hints = tuple(dict.fromkeys([*(t.transcript_names or ()), *(t.transcript_terms or ())]))
     config = RecognitionConfig(encoding="LINEAR16", sample_rate_hertz=fmt.rate, language_code=t.language or "",
                                model=t.name or "", phrase_hints=hints)
-    return StreamingConfig(config, interim_results=True)
+    return StreamingConfig(config, interim_results=False)
 
 
 def recognition_error(exc: InvalidArgument) -> InvalidArgument:

@@ -57,7 +57,8 @@ function sessionUpdate() {
         input: {
           format: { type: "audio/pcm", rate: RATE },
           transcription: { model: "whisper-1", language: $("language").value },
-          turn_detection: { type: "server_vad", silence_duration_ms: 600, interrupt_response: true },
+          // semantic: the server's end-of-turn model ends a turn as soon as you have finished
+          turn_detection: { type: "semantic_vad", eagerness: "auto", interrupt_response: true },
         },
         output: { format: { type: "audio/pcm", rate: RATE } },
       },

@@ -1,0 +1,82 @@
+"""Expected answers: each kind's grammar and normalised value (voice.core.answers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice.core.answers import Expect, parse, parse_expect, vocabulary
+
+CASES = [
+    (Expect.DIGITS, "fr", "3, 2, 3, 2.", "3232"),
+    (Expect.DIGITS, "fr", "trois deux un cinq", "3215"),
+    (Expect.DIGITS, "es", "Nueve, cero, cero, cuatro.", "9004"),
+    (Expect.DIGITS, "ru", "Два, семь, два, шесть, пять.", "27265"),
+    (Expect.DIGITS, "en", "double five one", "551"),
+    (Expect.DIGITS, "en", "0 0 4 2", "0042"),
+    (Expect.DIGITS, "en", "hello there", ""),
+    (Expect.NUMBER, "en", "forty two", "42"),
+    (Expect.NUMBER, "it", "quarantadue", "42"),
+    (Expect.NUMBER, "en", "minus five", "-5"),
+    (Expect.NUMBER, "en", "3.5", "3.5"),
+    (Expect.NUMBER, "fr", "soixante-douze", "72"),
+    (Expect.AMOUNT, "en", "69 dollars", "69 USD"),
+    (Expect.AMOUNT, "en", "$42.50", "42.50 USD"),
+    (Expect.AMOUNT, "en", "ten dollars and fifty cents", "10.50 USD"),
+    (Expect.AMOUNT, "it", "quarantadue euro", "42 EUR"),
+    (Expect.AMOUNT, "es", "ochenta y tres dólares", "83 USD"),
+    (Expect.AMOUNT, "ru", "32 доллара", "32 USD"),
+    (Expect.AMOUNT, "fr", "vingt livres", "20 GBP"),
+    (Expect.DATE, "en", "September 15th", "--09-15"),
+    (Expect.DATE, "en", "March the fifteenth 2024", "2024-03-15"),
+    (Expect.DATE, "fr", "le 7 mai", "--05-07"),
+    (Expect.DATE, "fr", "le premier janvier", "--01-01"),
+    (Expect.DATE, "es", "17 de agosto", "--08-17"),
+    (Expect.DATE, "it", "ventisei maggio", "--05-26"),
+    (Expect.DATE, "ru", "22 июля", "--07-22"),
+    (Expect.DATE, "en", "some day soon", ""),
+    (Expect.TIME, "en", "8 o'clock", "08:00"),
+    (Expect.TIME, "en", "3:30 p.m.", "15:30"),
+    (Expect.TIME, "en", "half past three", "03:30"),
+    (Expect.TIME, "es", "a las diez en punto", "10:00"),
+    (Expect.TIME, "fr", "deux heures", "02:00"),
+    (Expect.TIME, "it", "alle sette in punto", "07:00"),
+    (Expect.TIME, "ru", "в восемь часов", "08:00"),
+    (Expect.YES_NO, "en", "No.", "false"),
+    (Expect.YES_NO, "en", "Yeah, sure", "true"),
+    (Expect.YES_NO, "es", "Sí", "true"),
+    (Expect.YES_NO, "fr", "Oui, c'est ça", "true"),
+    (Expect.YES_NO, "it", "no", "false"),
+    (Expect.YES_NO, "ru", "Нет.", "false"),
+    (Expect.YES_NO, "en", "banana", ""),
+    (Expect.SPELLING, "en", "A, B, C, 1, 2", "ABC12"),
+    (Expect.SPELLING, "en", "bee see dee", "BCD"),
+]
+
+
+@pytest.mark.parametrize(("kind", "lang", "text", "value"), CASES)
+def test_normalised_value(kind: Expect, lang: str, text: str, value: str) -> None:
+    answer = parse(kind, text, lang)
+    assert answer is not None and answer.kind is kind
+    assert answer.value == value
+
+
+def test_free_has_no_answer_and_no_grammar() -> None:
+    assert parse(Expect.FREE, "whatever", "en") is None
+    assert vocabulary(Expect.FREE, "en") is None
+
+
+def test_names() -> None:
+    assert parse_expect("") is Expect.FREE
+    assert parse_expect("Yes_No") is Expect.YES_NO
+    with pytest.raises(ValueError):
+        parse_expect("colour")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es", "it", "ru"])
+def test_vocabularies(lang: str) -> None:
+    digits = vocabulary(Expect.DIGITS, lang)
+    assert set("0123456789") <= digits and not any(w.isalpha() for w in digits)  # digits are written
+    assert {"0", ","} <= vocabulary(Expect.NUMBER, lang)
+    yes_no = vocabulary(Expect.YES_NO, lang)
+    assert {"no", "non", "нет"} & yes_no and not {"banana", "maison"} & yes_no
+    assert {"march", "mars", "marzo", "марта"} & vocabulary(Expect.DATE, lang)

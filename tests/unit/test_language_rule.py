@@ -1,0 +1,83 @@
+"""The stream language rule (voice.core.languages) and the loop guard (voice.engines.limits)."""
+
+from __future__ import annotations
+
+from voice.core.languages import (
+    DECLARED_LANGUAGE_MARGIN,
+    HISTORY_LANGUAGE_MARGIN,
+    LANGUAGE_SWITCH_MIN_S,
+    StreamLanguage,
+    carries_language,
+    keeps_language,
+    pick_language,
+)
+from voice.engines.limits import MAX_TOKENS, loop_start, max_new_tokens
+
+CANDIDATES = ("en", "fr", "es")
+
+
+def test_numerals_and_punctuation_carry_no_language() -> None:
+    for text in ("3, 2, 3, 2.", "4-5-6", "A, B, 4", "", "...", "$42"):
+        assert not carries_language(text)
+    for text in ("trois deux", "oui", "нет", "No more messages"):
+        assert carries_language(text)
+
+
+def test_numeric_finals_never_flip_the_stream() -> None:
+    stream = StreamLanguage(None, CANDIDATES)
+    assert stream.observe("fr", "Bonjour, je voudrais payer ma facture.", 3.0) == "fr"
+    assert stream.preferred == "fr" and stream.margin == HISTORY_LANGUAGE_MARGIN
+    # a digit string decoded (or detected) as English is reported in French and changes nothing
+    for _ in range(5):
+        assert stream.observe("en", "3, 2, 3, 2.", 4.0) == "fr"
+    assert stream.preferred == "fr"
+    # real English words, long enough, do move it
+    assert stream.observe("en", "Actually, can we speak English please?", 3.0) == "en"
+    assert stream.preferred == "en"
+
+
+def test_short_utterances_never_set_or_switch() -> None:
+    stream = StreamLanguage("en", CANDIDATES)
+    assert stream.preferred == "en" and stream.margin == DECLARED_LANGUAGE_MARGIN
+    assert stream.observe("fr", "oui", LANGUAGE_SWITCH_MIN_S - 0.1) == "fr"  # reported as decoded
+    assert stream.preferred == "en"
+    assert keeps_language(1.0, "fr", CANDIDATES)  # decoded in the preferred language, no detection
+    assert not keeps_language(LANGUAGE_SWITCH_MIN_S, "fr", CANDIDATES)
+    assert not keeps_language(1.0, None, CANDIDATES)  # nothing known yet: detect
+    assert not keeps_language(1.0, "de", CANDIDATES)
+
+
+def test_numeric_final_without_history_keeps_its_decode_language() -> None:
+    stream = StreamLanguage(None, CANDIDATES)
+    assert stream.observe("es", "1, 7, 4", 3.0) == "es"
+    assert stream.preferred is None  # and commits nothing
+
+
+def test_pick_language_margins() -> None:
+    probs = {"en": 0.45, "fr": 0.3, "es": 0.25}
+    assert pick_language(probs, CANDIDATES, None) == "en"
+    assert pick_language(probs, CANDIDATES, "fr") == "fr"  # 0.45 < 2 x 0.3
+    assert pick_language({"en": 0.7, "fr": 0.2}, CANDIDATES, "fr") == "en"  # > 2x: switch
+    assert pick_language({"en": 0.7, "fr": 0.2}, CANDIDATES, "fr", HISTORY_LANGUAGE_MARGIN) == "fr"
+    assert pick_language({"en": 0.85, "fr": 0.1}, CANDIDATES, "fr", HISTORY_LANGUAGE_MARGIN) == "en"
+    assert pick_language({"cs": 0.9, "fr": 0.05, "en": 0.04}, CANDIDATES, None) == "fr"  # candidates only
+
+
+def test_loop_guard_cuts_a_runaway_hypothesis() -> None:
+    words = "4, 5, 6, 7, 8, 8, 8, 8, 8, 8, 8, 8".split()
+    assert words[:loop_start(words, 2.0, hit_cap=True)] == ["4,", "5,", "6,", "7,", "8,"]
+    loop = "8, 0, 8, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1".split()
+    assert loop_start(loop, 5.0, hit_cap=False) is not None  # repeated 4+ times: cut however slow
+    quatre = ["quatre,"] * 9
+    assert loop_start(quatre, 1.5, hit_cap=False) == 1
+
+
+def test_loop_guard_leaves_real_repeats() -> None:
+    assert loop_start("1 1 1 1".split(), 2.0, hit_cap=False) is None  # a PIN, said slowly
+    assert loop_start("no no no".split(), 1.0, hit_cap=True) is None
+    assert loop_start("please call me back tomorrow morning".split(), 2.0, hit_cap=False) is None
+
+
+def test_token_cap_follows_the_audio() -> None:
+    assert max_new_tokens(16000) < max_new_tokens(16000 * 4) < 60
+    assert max_new_tokens(16000 * 30) == MAX_TOKENS or max_new_tokens(16000 * 30) <= MAX_TOKENS
