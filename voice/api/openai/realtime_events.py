@@ -360,7 +360,7 @@ def _endpointing(session: Session) -> EndpointingRequest:
         return EndpointingRequest(trailing_silence_ms=MANUAL_SILENCE_MS)
     aggressiveness = None if turn.threshold is None else min(3, int(turn.threshold * 4))
     return EndpointingRequest(vad_aggressiveness=aggressiveness, trailing_silence_ms=turn.silence_duration_ms,
-                              speech_timeout_ms=turn.idle_timeout_ms)
+                              speech_timeout_ms=turn.idle_timeout_ms, pre_roll_ms=turn.prefix_padding_ms)
 
 
 def _languages(session: Session) -> tuple[str, tuple[str, ...]]:

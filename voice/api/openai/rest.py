@@ -29,6 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ...core.errors import InvalidArgument, ServiceError
 from ...service import VoiceService
@@ -64,9 +65,15 @@ async def _read_form(request: web.Request) -> tuple[dict[str, list[str]], bytes 
     if not request.content_type.startswith("multipart/"):
         raise InvalidArgument("file", f"send multipart/form-data with the audio in 'file', not {request.content_type!r}")
     try:
-        reader = await request.multipart()
-    except (ValueError, AssertionError) as exc:  # aiohttp: a bad boundary or body
-        raise InvalidArgument("file", f"unreadable multipart body ({exc})") from None
+        return await _read_parts(request)
+    except InvalidArgument:
+        raise
+    except (ValueError, AssertionError, LookupError, HttpProcessingError) as exc:  # a bad boundary, part or end
+        raise InvalidArgument("file", f"unreadable multipart body ({exc or type(exc).__name__})") from None
+
+
+async def _read_parts(request: web.Request) -> tuple[dict[str, list[str]], bytes | None]:
+    reader = await request.multipart()
     fields: dict[str, list[str]] = {}
     audio: bytes | None = None
     while (part := await reader.next()) is not None:

@@ -147,6 +147,10 @@ class GrpcGuard(grpc.aio.ServerInterceptor):
                 raise
             finally:
                 guard.calls.discard(call)
+                # one line a call (health checks only at DEBUG): method, status, duration, key name
+                _LOGGER.log(logging.DEBUG if grpc_service == HEALTH_SERVICE else logging.INFO, "%s %s %.3f s%s",
+                            method, code.name, time.monotonic() - call.started,
+                            f" key={call.lease.key.name}" if call.lease is not None else "")
                 if call.lease is not None:
                     call.lease.release()
                 if lease_token is not None:

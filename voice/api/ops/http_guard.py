@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,7 @@ from .logs import REQUEST_ID, request_id
 if TYPE_CHECKING:
     from .metrics import Metrics
 
+_LOGGER = logging.getLogger(__name__)
 QUERY_KEYS = ("api_key", "key", "token")
 _STATUS = {Unauthenticated: (401, "unauthenticated"), PermissionDenied: (403, "permission_denied"),
            ResourceExhausted: (429, "rate_limit_exceeded")}
@@ -37,6 +40,7 @@ def guard(metrics: Metrics | None = None, keys: KeyPolicy | None = None, public:
 
     @web.middleware
     async def middleware(request: web.Request, handler):
+        started = time.monotonic()
         rid = request_id(request.headers.get("X-Request-Id"))
         token = REQUEST_ID.set(rid)
         service = service_of(request.path) or "http"
@@ -66,6 +70,9 @@ def guard(metrics: Metrics | None = None, keys: KeyPolicy | None = None, public:
             status = response.status
             return response
         finally:
+            _LOGGER.log(logging.DEBUG if request.path in ("/health", "/metrics") else logging.INFO,
+                        "%s %s %s %.3f s%s", request.method, request.path, status, time.monotonic() - started,
+                        f" key={lease.key.name}" if lease is not None else "")
             if lease is not None:
                 lease.release()
             if lease_token is not None:

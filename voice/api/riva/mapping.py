@@ -173,26 +173,34 @@ def _language(code: str) -> str:
     return "" if code.strip().lower() == MULTILINGUAL else code
 
 
+@dataclass(frozen=True)
+class DecodedStream:
+    """A FLAC / Ogg Opus stream decoded to 16-bit PCM at ``sample_rate_hertz`` on the way in."""
+
+    encoding: str  # Riva's name of what came: FLAC | OGGOPUS
+    sample_rate_hertz: int
+
+
 def recognition_config_from_riva(pb: rasr.RecognitionConfig, audio: bytes, *, streaming: bool = False,
-                                 header: WavHeader | None = None) -> t.RecognitionConfig:
+                                 header: WavHeader | None = None,
+                                 decoded: DecodedStream | None = None) -> t.RecognitionConfig:
     """A Riva config as the service's (errors name ``config.<field>``).
 
     ``audio``: a Recognize call's whole audio (a WAV/FLAC/Ogg file decides its own format), or
     a stream's first audio bytes; ``header``: a stream's WAV header, which fills an unset
-    encoding and rate.
+    encoding and rate; ``decoded``: a FLAC / Ogg Opus stream that the door decodes to PCM.
     """
-    if streaming:
-        container = header is not None
-        if pb.encoding in FILE_ENCODINGS or audio[:4] in (b"fLaC", b"OggS"):
-            name = FILE_ENCODINGS.get(pb.encoding) or ("FLAC" if audio[:4] == b"fLaC" else "OGGOPUS")
-            raise InvalidArgument("config.encoding", f"{name} streams are not supported: stream {RIVA_RAW_NAMES} "
-                                                     "(raw, or a WAV file); Recognize takes whole FLAC and Ogg Opus files")
-    else:
-        container = _is_container(audio)
+    container = header is not None or decoded is not None or (not streaming and _is_container(audio))
     _check_unsupported(pb, container=container)
     encoding = RAW_ENCODINGS.get(pb.encoding, "")
     rate = pb.sample_rate_hertz
-    if header is not None:
+    if decoded is not None:
+        if pb.encoding != raudio.ENCODING_UNSPECIFIED and encoding_riva_name(pb.encoding) != decoded.encoding:
+            raise InvalidArgument("config.encoding", f"{encoding_riva_name(pb.encoding)} but the stream is "
+                                                     f"{decoded.encoding} (its first bytes say so)")
+        # the container decides the rate (Opus always decodes at 48 kHz): a set rate is the source's
+        encoding, rate = "LINEAR16", decoded.sample_rate_hertz
+    elif header is not None:
         if pb.encoding != raudio.ENCODING_UNSPECIFIED and encoding != header.encoding:
             raise InvalidArgument("config.encoding", f"{encoding_riva_name(pb.encoding)} but the stream's WAV header "
                                                      f"says {_riva_name(header.encoding)}")
@@ -203,11 +211,12 @@ def recognition_config_from_riva(pb: rasr.RecognitionConfig, audio: bytes, *, st
     elif not container:
         if pb.encoding in FILE_ENCODINGS:
             what = "a FLAC file (fLaC)" if pb.encoding == raudio.FLAC else "an Ogg Opus file (OggS)"
-            raise InvalidArgument("audio", f"encoding {FILE_ENCODINGS[pb.encoding]} needs {what}; these bytes are not one")
+            where = "audio_content" if streaming else "audio"
+            raise InvalidArgument(where, f"encoding {FILE_ENCODINGS[pb.encoding]} needs {what}; these bytes are not one")
         if not encoding:
             shown = "missing" if pb.encoding == raudio.ENCODING_UNSPECIFIED else encoding_riva_name(pb.encoding)
             raise InvalidArgument("config.encoding", f"{shown}: set {RIVA_RAW_NAMES} with sample_rate_hertz, "
-                                                     "or send a WAV file (its header says both)")
+                                                     "or send a WAV, FLAC or Ogg Opus file (its header says the rest)")
     return t.RecognitionConfig(
         encoding=encoding,
         sample_rate_hertz=rate,
@@ -234,10 +243,11 @@ def file_request_from_riva(pb: rasr.RecognizeRequest) -> t.FileRecognitionReques
 
 
 def streaming_config_from_riva(pb: rasr.StreamingRecognitionConfig, first_audio: bytes,
-                               header: WavHeader | None) -> t.StreamingConfig:
+                               header: WavHeader | None = None,
+                               decoded: DecodedStream | None = None) -> t.StreamingConfig:
     """``first_audio``: the stream's first audio bytes (after its WAV header, if any)."""
     try:
-        config = recognition_config_from_riva(pb.config, first_audio, streaming=True, header=header)
+        config = recognition_config_from_riva(pb.config, first_audio, streaming=True, header=header, decoded=decoded)
     except InvalidArgument as exc:
         raise exc.within("streaming_config") from None
     return t.StreamingConfig(config, pb.interim_results)

@@ -4,8 +4,9 @@
 
 Pick a language, talk into the microphone and watch interim and final transcripts (with their
 languages) appear; type or pick a reply and hear it; talk over it to barge in; each turn shows
-its latencies. With API keys on, open the page as ``/?api_key=KEY`` (the page passes the key
-on to the WebSocket, which a browser cannot give headers).
+its latencies. With API keys on, open the page as ``/?api_key=KEY``: the page passes the key on
+to the WebSocket (a browser cannot give one headers). The page's own files hold no secret;
+:data:`PUBLIC_PATHS` are what a key policy would leave open for a browser to load it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ...service import VoiceService
 STATIC = Path(__file__).parent / "static"
 PAGE = STATIC / "index.html"
 HEADERS = {"Cache-Control": "no-cache"}
+PUBLIC_PATHS = ("/", "/static/app.js", "/static/capture.js")
 
 
 def add_routes(app: web.Application, service: VoiceService) -> None:

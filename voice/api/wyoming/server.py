@@ -228,8 +228,9 @@ class WyomingConnection(AsyncEventHandler):
         kind = event.type
         if Describe.is_type(kind):
             self._reply(self._write, self.server.info())
-        elif Ping.is_type(kind):
-            self._reply(self._write, Pong(text=Ping.from_event(event).text).event())
+        elif Ping.is_type(kind):  # at once, not behind a reply in progress (satellites ping to keep alive)
+            with contextlib.suppress(ConnectionError, OSError):
+                await self._write(Pong(text=Ping.from_event(event).text).event())
         # recognition
         elif Transcribe.is_type(kind):
             self._transcribe = Transcribe.from_event(event)
@@ -251,16 +252,15 @@ class WyomingConnection(AsyncEventHandler):
             self._reply(self._synthesize, request)
         elif SynthesizeStart.is_type(kind):
             await self._end_text()
-            start = SynthesizeStart.from_event(event)
+            stream = self._text = _TextStream(closed=True)  # refused until the request checks out:
+            start = SynthesizeStart.from_event(event)     # its chunks, full text and stop are dropped
             request = self._synthesis_request(start.voice, start.text_format, "")
-            stream = self._text = _TextStream()
+            stream.closed = False
             self._reply(self._synthesize_stream, request, stream)
         elif SynthesizeChunk.is_type(kind):
             if self._text is None:
                 raise InvalidArgument("synthesize-chunk", "no synthesis stream is open (send synthesize-start first)")
-            text = SynthesizeChunk.from_event(event).text
-            if not self._text.closed:
-                await self._text.queue.put(text)
+            await _put(self._text, SynthesizeChunk.from_event(event).text)
         elif SynthesizeStop.is_type(kind):
             if self._text is None:
                 raise InvalidArgument("synthesize-stop", "no synthesis stream is open (send synthesize-start first)")
@@ -280,21 +280,26 @@ class WyomingConnection(AsyncEventHandler):
 
     # -- recognition ----------------------------------------------------------------------
     def _open_recognition(self, fmt: mapping.AudioFormat) -> None:
+        # refused until it checks out and is admitted: then its chunks are dropped (one error
+        # for the stream, not one per chunk) until audio-stop
+        stream = self._recognition = _Recognition(fmt, closed=True)
+        transcribe, self._transcribe = self._transcribe, None
         fmt.check("audio-start")
-        config = mapping.streaming_config(self._transcribe, fmt)
-        self._transcribe = None
+        config = mapping.streaming_config(transcribe, fmt)
         call = self.service.recognition.open_stream()  # admitted now (raises when full or not ready)
-        stream = self._recognition = _Recognition(fmt)
+        stream.closed = False
         self._reply(self._recognize, call, config, stream)
 
     async def _audio(self, chunk: AudioChunk) -> None:
         if self._recognition is None:  # audio without audio-start: the chunk sets the format
             self._open_recognition(mapping.AudioFormat.of(chunk))
         stream = self._recognition
+        if stream.closed:
+            return
         try:
             data = mapping.pcm(chunk, stream.fmt)
         except InvalidArgument as exc:  # what came before is finished, then the error goes out
-            self._recognition = None
+            self._recognition = _Recognition(stream.fmt, closed=True)  # the rest is dropped
             await _put(stream, exc)
             return
         if data:
@@ -398,6 +403,9 @@ class WyomingConnection(AsyncEventHandler):
                 await self._error(exc)
             except (ConnectionError, OSError) as exc:
                 _LOGGER.debug("Wyoming client %s: connection lost (%s)", self.peer, exc)
+            except Exception as exc:  # a bug: logged with its traceback, the client told
+                _LOGGER.exception("Wyoming client %s: request failed", self.peer)
+                await self._error(exc)
 
         task = asyncio.create_task(run())
         self._last = task
@@ -406,8 +414,6 @@ class WyomingConnection(AsyncEventHandler):
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _LOGGER.error("Wyoming client %s: request failed", self.peer, exc_info=task.exception())
 
     async def _write(self, event: Event) -> None:
         if self.writer.is_closing():

@@ -171,6 +171,20 @@ def _top_confidence(model: LanguageModel, E: np.ndarray) -> np.ndarray:
     return top
 
 
+def transfer_threshold(source_conf: np.ndarray, target_conf: np.ndarray, threshold: float) -> float:
+    """The threshold that accepts the same share of ``target_conf`` as ``threshold`` does of
+    ``source_conf`` (confidences of the same reference content in two languages): quantile
+    matching. Clipped to [0.05, 0.95]; ``threshold`` itself when it accepts all or nothing."""
+    source_conf = np.asarray(source_conf, np.float64)
+    target_conf = np.asarray(target_conf, np.float64)
+    if not len(source_conf) or not len(target_conf):
+        return float(threshold)
+    accepted = float(np.mean(source_conf >= threshold))
+    if not 0.0 < accepted < 1.0:
+        return float(threshold)
+    return float(np.clip(np.quantile(target_conf, 1.0 - accepted), 0.05, 0.95))
+
+
 def calibrate(model: LanguageModel, encoder: SentenceEncoder, target: str,
               reference: Mapping[str, Mapping[str, list[str]]],
               cache: dict[tuple[str, str], np.ndarray] | None = None) -> LanguageProfile | None:
@@ -198,12 +212,8 @@ def calibrate(model: LanguageModel, encoder: SentenceEncoder, target: str,
     offset = (group_mean(E_t, target) - group_mean(E_s, source)).astype(np.float32)
     conf_s = _top_confidence(model, E_s)
     conf_t = _top_confidence(model, _normalise(E_t - offset))
+    threshold = transfer_threshold(conf_s, conf_t, model.dense.threshold)
     accepted = float(np.mean(conf_s >= model.dense.threshold))
-    if 0.0 < accepted < 1.0:
-        threshold = float(np.quantile(conf_t, 1.0 - accepted))
-    else:
-        threshold = model.dense.threshold
-    threshold = float(np.clip(threshold, 0.05, 0.95))
     _LOGGER.info("Cross-lingual profile %s <- %s: %d reference intents, offset %.3f, threshold %.2f "
                  "(source %.2f, %.0f %% of reference accepted)", target, source, len(groups),
                  float(np.linalg.norm(offset)), threshold, model.dense.threshold, 100 * accepted)

@@ -431,6 +431,11 @@ def _dense_subset(samples: list[Sample], per_template: int) -> list[Sample]:
     return out
 
 
+def _noisy_text(text: str, rng: random.Random) -> str:
+    """A typo-noised copy of a sentence (as the n-gram head trains on), for the encoder."""
+    return " ".join(typo_noise(text.split(), rng))
+
+
 def _fit_dense(samples: list[Sample], oos: list[str], classes: list[str], embed: _Embeddings,
                cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     index = {c: i for i, c in enumerate(classes)}
@@ -438,6 +443,12 @@ def _fit_dense(samples: list[Sample], oos: list[str], classes: list[str], embed:
     texts = [s.text for s in subset]
     labels = [index[s.intent] for s in subset]
     weights = _sample_weights(subset, cfg)
+    rng = random.Random(cfg.seed + 5)
+    for s, w in list(zip(subset, weights)):
+        if rng.random() < cfg.noise_copies:
+            texts.append(_noisy_text(s.text, rng))
+            labels.append(index[s.intent])
+            weights.append(w)
     if oos and NONE_INTENT in index:
         # the none class weighs as much as an average intent
         w = cfg.oos_weight * len(subset) / max(1, len(classes) - 1) / len(oos)
@@ -510,6 +521,11 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
             rows, labels, weights = _training_rows(train_s, oos_train, classes, feat, cfg, rng)
             vocab, W, b = _fit(rows, labels, weights, len(classes), cfg)
             held_s = held_s[:: max(1, len(held_s) // 2000)]
+            # the weight and threshold must hold on ASR-like text too: half of the held-out
+            # sentences count again with typo noise
+            noise_rng = random.Random(cfg.seed + 6)
+            noisy = [Sample(_noisy_text(s.text, noise_rng), s.intent, s.template, ()) for s in held_s[::2]]
+            held_s = held_s + noisy
             texts = [s.text for s in held_s] + list(oos_held)
 
             def sparse(text: str) -> np.ndarray:

@@ -1,0 +1,164 @@
+"""Telephone answers through the real server and model: the stream language rule on numeric
+speech, expected answers (constrained decoding, normalised values, changed between
+utterances), inverse text normalisation and verbatim, and the repetition-loop guard."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from voice_api.v1 import recognizer_pb2, recognizer_pb2_grpc
+
+from voice.core.itn import normalize
+from voice.core.transcripts import DecodeOptions
+from voice.engines.limits import max_new_tokens
+from voice.testing.phone import build_clips, yes_no_clips
+from voice.testing.programs import run
+from voice.testing.prompts import pick_prompts
+from voice.testing.streams import RATE, audio_requests, config_request, finals, load, silence
+
+EXPECT = recognizer_pb2.ExpectedAnswer
+
+
+@pytest.fixture(scope="module")
+def recognizer(channel):
+    return recognizer_pb2_grpc.RecognizerStub(channel)
+
+
+def pcm(audio: np.ndarray) -> np.ndarray:
+    return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+
+
+def update(kind: int) -> recognizer_pb2.StreamingRecognizeRequest:
+    return recognizer_pb2.StreamingRecognizeRequest(update=recognizer_pb2.RecognitionUpdate(expected_answer=kind))
+
+
+def test_numeric_utterances_keep_the_streams_language(recognizer):
+    """A stream that has spoken French keeps French for its digit strings and its "non",
+    though English and Spanish are candidates too; each digit final carries its digits."""
+    digits = build_clips("fr", {"digits": 2}, seed=21)
+    no = yes_no_clips("fr")[0]
+
+    def requests():
+        yield config_request("", alternatives=["en", "fr", "es"])
+        yield from audio_requests(np.concatenate([load(pick_prompts("fr", 1, min_words=6)[0]), silence(1.2)]))
+        yield update(EXPECT.Value("EXPECT_DIGITS"))
+        for clip in digits:
+            yield from audio_requests(np.concatenate([silence(0.3), pcm(clip.audio), silence(1.2)]))
+        yield update(EXPECT.Value("EXPECT_YES_NO"))
+        yield from audio_requests(np.concatenate([silence(0.3), pcm(no.audio), silence(1.2)]))
+
+    fin = finals(recognizer.StreamingRecognize(requests()))
+    texts = [(f.alternatives[0].transcript, f.language_code, f.answer.value) for f in fin]
+    assert len(fin) == 4, texts
+    assert [f.language_code for f in fin] == ["fr"] * 4, texts
+    assert not fin[0].HasField("answer")  # free speech: no answer
+    assert [f.answer.kind for f in fin[1:]] == [EXPECT.Value("EXPECT_DIGITS")] * 2 + [EXPECT.Value("EXPECT_YES_NO")]
+    got = [f.answer.value for f in fin[1:3]]
+    assert all(v.isdigit() for v in got)
+    assert sum(v == clip.value for v, clip in zip(got, digits)) >= 1
+    assert fin[3].answer.value == "false", texts
+
+
+def test_answers_in_other_languages(recognizer):
+    """Dates, amounts and yes/no in es, it, ru and en, each stream with its declared language:
+    the values come back normalised (ISO date, amount with currency, true/false)."""
+    clips = (build_clips("es", {"date": 1}, seed=3) + build_clips("it", {"amount": 1}, seed=3)
+             + build_clips("ru", {"date": 1}, seed=3) + yes_no_clips("en")[:1])
+    kinds = {"date": "EXPECT_DATE", "amount": "EXPECT_AMOUNT", "yes_no": "EXPECT_YES_NO"}
+    hits = 0
+    for clip in clips:
+        def requests(clip=clip):
+            cfg = config_request(clip.lang)
+            cfg.streaming_config.config.expected_answer = EXPECT.Value(kinds[clip.kind])
+            yield cfg
+            yield from audio_requests(np.concatenate([silence(0.3), pcm(clip.audio), silence(1.2)]))
+
+        fin = finals(recognizer.StreamingRecognize(requests()))
+        assert len(fin) == 1 and fin[0].answer.kind == EXPECT.Value(kinds[clip.kind])
+        hits += fin[0].answer.value == clip.value
+    assert hits >= len(clips) - 1
+
+
+def test_itn_by_default_verbatim_on_request(recognizer):
+    """The same audio: the default final is the verbatim one inverse-text-normalised."""
+    clip = build_clips("ru", {"digits": 1}, seed=7)[0]
+
+    def requests(verbatim):
+        cfg = config_request("ru")
+        cfg.streaming_config.config.verbatim = verbatim
+        yield cfg
+        yield from audio_requests(np.concatenate([silence(0.3), pcm(clip.audio), silence(1.2)]))
+
+    plain = finals(recognizer.StreamingRecognize(requests(True)))[0].alternatives[0].transcript
+    shaped = finals(recognizer.StreamingRecognize(requests(False)))[0].alternatives[0].transcript
+    assert shaped == normalize(plain, "ru")
+
+
+def test_bad_expected_answer_names_the_field(recognizer):
+    def first_bad():
+        cfg = config_request("en")
+        cfg.streaming_config.config.expected_answer = 99
+        yield cfg
+
+    with pytest.raises(grpc.RpcError) as err:
+        list(recognizer.StreamingRecognize(first_bad()))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "streaming_config.config.expected_answer" in err.value.details()
+
+    def later_bad():
+        yield config_request("en")
+        yield update(42)
+
+    with pytest.raises(grpc.RpcError) as err:
+        list(recognizer.StreamingRecognize(later_bad()))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "update.expected_answer" in err.value.details()
+
+
+def test_unary_recognize_answers(recognizer):
+    clip = yes_no_clips("ru")[0]
+    cfg = recognizer_pb2.RecognitionConfig(encoding=1, sample_rate_hertz=RATE, language_code="ru",
+                                           expected_answer=EXPECT.Value("EXPECT_YES_NO"))
+    audio = np.concatenate([silence(0.3), pcm(clip.audio), silence(0.8)])
+    resp = recognizer.Recognize(recognizer_pb2.RecognizeRequest(config=cfg, audio_content=audio.tobytes()))
+    assert [r.answer.value for r in resp.results] == ["false"]
+
+
+def test_loop_guard_cuts_within_one_decode(engine):
+    """A hypothesis forced into a loop (a committed prefix of repeated digits) is cut in the
+    decode it started in: one try at temperature 0, no more tokens than the audio allows,
+    and no runaway tail in the text."""
+    rec = engine.recognizer(None)
+    clip = build_clips("fr", {"digits": 1}, seed=3)[0]
+    audio = soxr.resample(clip.audio, RATE, 16000).astype(np.float32)
+    tries = []
+    model = rec._model
+    original = model.generate_with_fallback
+
+    def counted(*args, **kwargs):
+        out = original(*args, **kwargs)
+        tries.append(out)
+        return out
+
+    model.generate_with_fallback = counted
+    try:
+        transcript = rec.transcribe(audio, DecodeOptions(language="fr", prefix="8, 8, 8, 8, 8, 8,"))
+    finally:
+        del model.generate_with_fallback
+    assert tries and all(t[2] == 0.0 for t in tries)  # (result, avg_logprob, temperature, ratio)
+    assert all(len(t[0].sequences_ids[0]) <= max_new_tokens(len(audio)) for t in tries)
+    words = transcript.text.split()
+    assert len(words) <= 8 and words.count("8,") + words.count("8") <= 2
+
+
+def test_client_expect_flag(server, tmp_path):
+    clip = yes_no_clips("en")[0]
+    path = tmp_path / "no.wav"
+    sf.write(path, np.concatenate([np.zeros(2400, np.float32), clip.audio, np.zeros(9600, np.float32)]), RATE,
+             subtype="PCM_16")
+    out = run("voice-client", "transcribe", str(path), "--server", server.address, "--language", "en",
+              "--expect", "yes_no").stdout
+    assert "=> false" in out
