@@ -13,7 +13,8 @@ Per language and kind it prints:
 
 * ``acc``: whole-string accuracy: the final, normalised (lower case, no accents or
   punctuation, spoken numbers as digits, digits one token each), equals the reference;
-* ``val``: the structured answer equals the expected value (``--hints`` runs only);
+* ``val``: the structured answer equals the expected value (``--hints`` runs only; for the
+  offline reference, its plain transcript read with the same grammar);
 * ``wer``: word error rate over the same normalised tokens;
 * ``lid``: language-ID accuracy on clips shorter than 2 s;
 * ``p50``/``p95``: end of speech (the last chunk of the clip sent) -> final arrived, seconds.
@@ -37,6 +38,7 @@ import numpy as np
 import soxr
 from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc
 
+from voice.core.answers import Expect, parse
 from voice.core.itn import fold, normalize
 from voice.testing.harness import free_port, pct, start_server
 from voice.testing.paths import CACHE_DIR
@@ -173,7 +175,9 @@ def run_offline(clips: list[Clip]) -> list[dict]:
         t0 = time.monotonic()
         segments, info = model.transcribe(audio, beam_size=5)
         text = " ".join(s.text.strip() for s in segments)
-        rows.append(_row(clip, text, info.language, time.monotonic() - t0, None))
+        # its value read with the same grammar as ours (what parsing plain Whisper output gives)
+        answer = parse(Expect(clip.kind), text, clip.lang)
+        rows.append(_row(clip, text, info.language, time.monotonic() - t0, answer.value if answer else ""))
     return rows
 
 
@@ -202,7 +206,7 @@ def table(ours: list[dict], offline: list[dict], hints: bool) -> str:
         return f"{x * 100:.0f} %" if pctg else f"{x:.2f}"
 
     head = ("| lang | kind | n | acc | " + ("val | " if hints else "") + "wer | lid (<2 s) | p50 s | p95 s "
-            "| base acc | base wer | base lid |")
+            "| base acc | base val | base wer | base lid |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     groups = defaultdict(list)
     base = defaultdict(list)
@@ -217,7 +221,7 @@ def table(ours: list[dict], offline: list[dict], hints: bool) -> str:
         lid = f"{f(a['lid'])} ({a['short']})" if a["short"] else "-"
         blid = f"{f(b['lid'])}" if b["short"] else "-"
         cells = [lang, kind, str(a["n"]), f(a["acc"])] + ([f(a["val"])] if hints else []) + [
-            f(a["wer"]), lid, f(a["p50"], False), f(a["p95"], False), f(b["acc"]), f(b["wer"]), blid]
+            f(a["wer"]), lid, f(a["p50"], False), f(a["p95"], False), f(b["acc"]), f(b["val"]), f(b["wer"]), blid]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

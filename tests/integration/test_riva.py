@@ -148,6 +148,25 @@ def test_streaming_raw_linear_pcm(asr):
     assert wer([_prompts()[0].text], ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
 
 
+@pytest.mark.parametrize("fmt,subtype,encoding", [("FLAC", "PCM_16", None), ("OGG", "OPUS", "OGGOPUS")])
+def test_streaming_flac_and_ogg_opus(asr, tmp_path, fmt, subtype, encoding):
+    """A FLAC file streamed as transcribe_file.py streams any file (encoding unset), and Ogg
+    Opus with its encoding set, as a live Opus encoder's client would: decoded as they arrive."""
+    path = tmp_path / f"prompts.{fmt.lower()}"
+    sf.write(path, _joined(16000), 16000, format=fmt, subtype=subtype)
+    config = _streaming_config() if encoding is None else _streaming_config(
+        encoding=getattr(riva.client.AudioEncoding, encoding), sample_rate_hertz=16000)
+    finals = _finals(_stream_file(asr, path, config))
+    assert len(finals) == len(_prompts())
+    assert wer(_reference(), ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
+    _check_words(finals, len(_joined(16000)) / 16000)
+    # the config may not contradict what the stream is
+    config = _streaming_config(encoding=riva.client.AudioEncoding.LINEAR_PCM, sample_rate_hertz=16000)
+    err = _error(lambda: _stream_file(asr, path, config))
+    assert err.details().startswith("streaming_config.config.encoding: LINEAR_PCM but the stream is "
+                                    f"{encoding or fmt}"), err.details()
+
+
 @pytest.mark.parametrize("name", ["16k", "8k-mulaw"])
 def test_offline_wav(asr, wav_files, name):
     """transcribe_file_offline.py: the whole file in one request (the header decides the format)."""
@@ -262,6 +281,17 @@ def test_synthesize_to_file(tts, asr, tmp_path):
     assert wer([TEXT], [_recognize(asr, path.read_bytes())]) <= 0.2
 
 
+def test_synthesize_ogg_opus(tts, asr):
+    """talk.py --encoding OGGOPUS: an Ogg Opus file (coded at 48 kHz for the 44.1 kHz asked)."""
+    response = tts.synthesize(TEXT, None, "en-US", encoding=riva.client.AudioEncoding.OGGOPUS, sample_rate_hz=44100)
+    assert response.audio[:4] == b"OggS"
+    audio, rate = sf.read(io.BytesIO(response.audio), dtype="int16")
+    assert rate == 48000 and 1.5 < audio.size / rate < 8
+    config = riva.client.RecognitionConfig(encoding=riva.client.AudioEncoding.OGGOPUS, language_code="en-US")
+    text = "".join(r.alternatives[0].transcript for r in asr.offline_recognize(response.audio, config).results)
+    assert wer([TEXT], [text]) <= 0.2
+
+
 def _wav(pcm: bytes, rate: int) -> bytes:
     buf = io.BytesIO()
     with wave.open(buf, "wb") as out:
@@ -339,14 +369,23 @@ def test_unsupported_features_name_their_field(asr, tts, wav_files):
     config = riva.client.StreamingRecognitionConfig(config=riva.client.RecognitionConfig(sample_rate_hertz=16000))
     err = _error(lambda: _stream_file(asr, wav_files["8k-mulaw"], config))
     assert err.details().startswith("streaming_config.config.sample_rate_hertz: ") and "8000" in err.details()
+    # raw bytes declared FLAC; bytes that start like Ogg but are not
+    config = riva.client.StreamingRecognitionConfig(config=riva.client.RecognitionConfig(
+        encoding=riva.client.AudioEncoding.FLAC))
+    err = _error(lambda: list(asr.streaming_response_generator([b"\0\1" * 800], config)))
+    assert err.details().startswith("audio_content: encoding FLAC needs a FLAC file"), err.details()
+    err = _error(lambda: list(asr.streaming_response_generator([b"OggS" + b"\x07" * 4000], _streaming_config())))
+    assert err.details().startswith("audio_content: not a readable OGGOPUS stream"), err.details()
     # raw audio without an encoding
     err = _error(lambda: asr.offline_recognize(b"\0\0" * 8000, riva.client.RecognitionConfig()))
     assert err.details().startswith("config.encoding: missing")
     # synthesis
     err = _error(lambda: tts.synthesize(TEXT, custom_dictionary={"card": "k aa r d"}))
     assert err.details().startswith("custom_dictionary: ")
-    err = _error(lambda: tts.synthesize(TEXT, encoding=riva.client.AudioEncoding.OGGOPUS))
-    assert err.details().startswith("encoding: OGGOPUS")
+    err = _error(lambda: tts.synthesize(TEXT, encoding=riva.client.AudioEncoding.FLAC))
+    assert err.details().startswith("encoding: FLAC output is not supported")
+    err = _error(lambda: list(tts.synthesize_online(TEXT, encoding=riva.client.AudioEncoding.OGGOPUS)))
+    assert err.details().startswith("encoding: OGGOPUS output is for Synthesize")
     err = _error(lambda: tts.synthesize(TEXT, voice_name="English-US.Female-1"))
     assert err.details().startswith("voice_name: ")
     err = _error(lambda: list(tts.synthesize_online(TEXT, sample_rate_hz=1000)))
@@ -372,12 +411,14 @@ def test_bad_bytes_health_and_reflection(auth):
                     auth.channel.unary_unary(path, **ident)(garbage, timeout=30)
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, path
             assert err.value.details().startswith(f"request: not a valid {method.input_type.full_name}")
-        health = health_pb2_grpc.HealthStub(auth.channel).Check(health_pb2.HealthCheckRequest(service=service.full_name))
+        health = health_pb2_grpc.HealthStub(auth.channel).Check(
+            health_pb2.HealthCheckRequest(service=service.full_name))
         assert health.status == health_pb2.HealthCheckResponse.SERVING
     reflection = reflection_pb2_grpc.ServerReflectionStub(auth.channel)
     answer = next(reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     names = {s.name for s in answer.list_services_response.service}
-    assert {"nvidia.riva.asr.RivaSpeechRecognition", "nvidia.riva.tts.RivaSpeechSynthesis", "voice.v1.Recognizer"} <= names
+    assert {"nvidia.riva.asr.RivaSpeechRecognition", "nvidia.riva.tts.RivaSpeechSynthesis",
+            "voice.v1.Recognizer"} <= names
 
 
 def _eventually(predicate, timeout_s: float = 20.0) -> bool:
@@ -395,7 +436,11 @@ def test_cancelled_calls_free_their_slots(asr, tts, server, wav_files):
     in the middle of the audio, and in the middle of streaming synthesis."""
     admission = server.server.service.admission
     data = wav_files["16k"].read_bytes()
-    for audio in ([], [data[:32000]]):  # no audio yet / half a second of the file
+    buf = io.BytesIO()
+    sf.write(buf, _joined(16000), 16000, format="OGG", subtype="OPUS")
+    ogg = buf.getvalue()
+    # no audio yet / a second of the WAV file / of an Ogg Opus stream (its decoder thread ends too)
+    for audio in ([], [data[:32000]], [ogg[i:i + 1600] for i in range(0, len(ogg) // 3, 1600)]):
         gate = threading.Event()
 
         def requests(audio=audio, gate=gate):
@@ -406,9 +451,12 @@ def test_cancelled_calls_free_their_slots(asr, tts, server, wav_files):
 
         call = asr.stub.StreamingRecognize(requests())
         assert _eventually(lambda: admission.active("recognition") == 1)
+        if audio and audio[0].startswith(b"OggS"):
+            assert _eventually(lambda: any(t.name == "riva-ogg" for t in threading.enumerate()))
         call.cancel()
         gate.set()
         assert _eventually(lambda: admission.active("recognition") == 0)
+        assert _eventually(lambda: not any(t.name.startswith("riva-") for t in threading.enumerate()))
     responses = tts.synthesize_online(" ".join([TEXT] * 20), None, "en-US", sample_rate_hz=16000)
     next(responses)
     assert admission.active("synthesis") == 1

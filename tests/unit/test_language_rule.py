@@ -81,3 +81,26 @@ def test_loop_guard_leaves_real_repeats() -> None:
 def test_token_cap_follows_the_audio() -> None:
     assert max_new_tokens(16000) < max_new_tokens(16000 * 4) < 60
     assert max_new_tokens(16000 * 30) == MAX_TOKENS or max_new_tokens(16000 * 30) <= MAX_TOKENS
+
+
+def test_model_routing_by_language() -> None:
+    from voice.runtime.models import route_model
+
+    routes = {"fr": "small", "en": "tiny.en"}
+    assert route_model(routes, None, "fr-CA") == "small"
+    assert route_model(routes, None, "en") == "tiny.en"
+    assert route_model(routes, None, "es") is None  # the default model
+    assert route_model(routes, None, None) is None  # language not known yet
+    assert route_model(routes, "base", "fr") == "base"  # the client's choice wins
+
+
+def test_expected_answer_errors_name_the_field() -> None:
+    import pytest
+
+    from voice.core.errors import InvalidArgument
+    from voice.service.recognition import parse_expected_answer
+
+    assert parse_expected_answer("", "config.expected_answer").value == "free"
+    with pytest.raises(InvalidArgument) as err:
+        parse_expected_answer("99", "update.expected_answer")
+    assert str(err.value).startswith("update.expected_answer")

@@ -134,7 +134,7 @@ def test_close_all_ends_running_calls_with_unavailable():
             responses = channel.unary_stream("/test.Echo/Forever")(b"").__aiter__()
             await responses.__anext__()
             assert guard.active == 1
-            assert guard.close_all() == 1
+            assert await guard.close_all() == 1
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 while True:
                     await responses.__anext__()

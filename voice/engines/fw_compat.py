@@ -38,6 +38,8 @@ INTERNALS = (
     ("faster_whisper.transcribe", "WhisperModel.get_prompt"),
     ("faster_whisper.transcribe", "WhisperModel.encode"),
     ("faster_whisper.transcribe", "WhisperModel.find_alignment"),
+    ("faster_whisper.transcribe", "WhisperModel.detect_language"),  # candidates: detect, then decode once
+    ("faster_whisper.transcribe", "WhisperModel.generate_with_fallback"),  # the loop-guard test counts its tries
     ("faster_whisper.tokenizer", "_LANGUAGE_CODES"),
     ("faster_whisper.tokenizer", "Tokenizer"),
     ("faster_whisper.vad", "VadOptions"),

@@ -47,6 +47,8 @@ from .models import (
     kokoro_available,
     kokoro_vocab_path,
     resolve_kokoro_model,
+    route_model,
+    whisper_small_problem,
     resolve_whisper_model,
     voices_dir,
 )
@@ -75,6 +77,7 @@ class SpeechEngine:
         self.dialogue = None  # voice.core.dialogue.DialogueTables of the same intents file
         self.turn = None  # voice.engines.turn.SmartTurn once loaded (None: not installed)
         self.catalogue = self._build_catalogue()
+        self._check_routes()
         self.ready = threading.Event()
         self.telemetry: Telemetry = NO_TELEMETRY  # see set_telemetry
 
@@ -111,7 +114,20 @@ class SpeechEngine:
 
     @property
     def model_names(self) -> list[str]:
-        return [*BUILTIN_ASR_MODELS, *self.config.asr.models]
+        small = ["small"] if "small" not in self.config.asr.models and whisper_small_problem() is None else []
+        return [*BUILTIN_ASR_MODELS, *small, *self.config.asr.models]
+
+    def model_for(self, model: str | None, language: str | None) -> str | None:
+        """The model a decode runs on: the client's, else its language's [asr.routes] entry,
+        else None (the default)."""
+        return route_model(self.config.asr.routes, model, language)
+
+    def _check_routes(self) -> None:
+        known = self.model_names
+        for language, name in self.config.asr.routes.items():
+            if name not in known and name != self.config.asr.model:
+                why = whisper_small_problem() if name == "small" else f"known: {', '.join(known)}"
+                raise ValueError(f"asr.routes.{language} = {name!r}: that model is not available ({why})")
 
     def load(self) -> None:
         """Load the default models, compile and warm the kernels and models (blocking)."""
@@ -191,6 +207,8 @@ class SpeechEngine:
         if rec is not None:
             return rec
         if name not in self.model_names and name != self.config.asr.model:
+            if name == "small" and whisper_small_problem():
+                raise KeyError(f"model 'small' is not available: {whisper_small_problem()}")
             raise KeyError(f"model {name!r} is unknown (known: {', '.join(self.model_names)})")
         with self._load_lock:
             if name not in self._recognizers:

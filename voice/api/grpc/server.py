@@ -153,7 +153,7 @@ class VoiceServer:
         stopping = asyncio.ensure_future(self.server.stop(grace + CLOSE_MARGIN_S))
         while self.guard.active and loop.time() < deadline and not stopping.done():
             await asyncio.sleep(0.05)
-        closed = self.guard.close_all()
+        closed = await self.guard.close_all()
         if closed:
             _LOGGER.warning("Drain: %d call(s) still running after %.1f s were closed (UNAVAILABLE)", closed, grace)
         await stopping

@@ -85,11 +85,14 @@ class GrpcGuard(grpc.aio.ServerInterceptor):
         """Calls in flight, health watches excluded."""
         return sum(1 for c in self.calls if not c.method.startswith(f"/{HEALTH_SERVICE}/"))
 
-    def close_all(self) -> int:
-        """End every call still running with UNAVAILABLE (the drain deadline); returns how many."""
+    async def close_all(self) -> int:
+        """End every call still running with UNAVAILABLE (the drain deadline): the status goes
+        to the client now, then the call's work is cancelled. Returns how many."""
         calls = [c for c in self.calls if c.task is not None and not c.task.done()]
         for call in calls:
             call.closing = True
+            with contextlib.suppress(Exception):  # AbortError (ours to swallow), or the call just ended
+                await call.context.abort(grpc.StatusCode.UNAVAILABLE, CLOSED_MESSAGE)
             call.task.cancel()
         return len(calls)
 
@@ -132,10 +135,8 @@ class GrpcGuard(grpc.aio.ServerInterceptor):
                     try:
                         yield call
                     except asyncio.CancelledError:
-                        if not call.closing:
-                            code = grpc.StatusCode.CANCELLED
-                            raise
-                        await context.abort(grpc.StatusCode.UNAVAILABLE, CLOSED_MESSAGE)
+                        code = grpc.StatusCode.UNAVAILABLE if call.closing else grpc.StatusCode.CANCELLED
+                        raise
                     if call.ended is not None:
                         await context.abort(*call.ended)
                     code = context.code() or grpc.StatusCode.OK
@@ -153,9 +154,10 @@ class GrpcGuard(grpc.aio.ServerInterceptor):
                             f" key={call.lease.key.name}" if call.lease is not None else "")
                 if call.lease is not None:
                     call.lease.release()
-                if lease_token is not None:
-                    LEASE.reset(lease_token)
-                REQUEST_ID.reset(token)
+                with contextlib.suppress(ValueError):  # a generator finalised in another context
+                    if lease_token is not None:
+                        LEASE.reset(lease_token)
+                    REQUEST_ID.reset(token)
                 if guard.metrics is not None:
                     guard.metrics.in_flight.labels("grpc", service).dec()
                     guard.metrics.request("grpc", service, code.name)

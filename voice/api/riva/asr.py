@@ -2,20 +2,24 @@
 
 A stream whose first audio starts with a WAV header (what ``riva.client.AudioChunkFileIterator``
 sends: a file's bytes as they are, with ``encoding`` and ``sample_rate_hertz`` left unset) is
-read from that header, and the header is not fed to the recogniser as audio.
+read from that header, and the header is not fed to the recogniser as audio. A stream that
+starts as a FLAC or Ogg file is decoded to PCM as it arrives (:mod:`.containers`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from riva.client.proto import riva_asr_pb2 as rasr
 
+from ...core.audio import SAMPLE_RATE
 from ...core.errors import InvalidArgument
 from ...engines.fw_compat import whisper_languages
 from ...service import VoiceService
 from ...service.types import AudioInput
-from . import mapping
+from . import containers, mapping
 
 
 class RivaRecognitionServicer:
@@ -36,20 +40,41 @@ class RivaRecognitionServicer:
             if first is None:
                 raise InvalidArgument("streaming_config", "the stream ended before any config")
             if first.WhichOneof("streaming_request") != "streaming_config":
-                raise InvalidArgument("streaming_config", "the first request must carry streaming_config, got audio_content")
+                raise InvalidArgument("streaming_config",
+                                      "the first request must carry streaming_config, got audio_content")
             if first.runtime_config:
                 key = min(first.runtime_config)
-                raise InvalidArgument(f"runtime_config.{key}", "unknown key (this server takes no runtime configuration)")
+                raise InvalidArgument(f"runtime_config.{key}",
+                                      "unknown key (this server takes no runtime configuration)")
             audio = _audio(requests)
             header, head = await _stream_start(audio)
-            config = mapping.streaming_config_from_riva(first.streaming_config, head, header)
+            kind = containers.container_of(head) if header is None else None
+            decoder = feeder = None
             try:
-                async for item in call.run(config, _inputs(head, audio)):
+                if kind is None:
+                    config = mapping.streaming_config_from_riva(first.streaming_config, head, header)
+                    inputs = _inputs(head, audio)
+                else:  # a FLAC / Ogg Opus stream: decoded to PCM as it arrives
+                    decoder = containers.ContainerStream(*kind)
+                    feeder = asyncio.create_task(_feed(decoder, head, audio))
+                    blocks = decoder.blocks()
+                    block = await anext(blocks, None)
+                    decoded = mapping.DecodedStream(decoder.name, block[0] if block else SAMPLE_RATE)
+                    config = mapping.streaming_config_from_riva(first.streaming_config, head, decoded=decoded)
+                    inputs = _decoded_inputs(block, blocks, feeder)
+                async for item in call.run(config, inputs):
                     response = mapping.stream_output_riva(item, first.id.value)
                     if response is not None:
                         yield response
             except InvalidArgument as exc:
                 raise mapping.riva_error(exc, mapping.STREAMING_FIELDS) from None
+            finally:
+                if feeder is not None:
+                    feeder.cancel()
+                    with contextlib.suppress(BaseException):
+                        await feeder
+                if decoder is not None:
+                    await decoder.aclose()
 
     async def GetRivaSpeechRecognitionConfig(self, request: rasr.RivaSpeechRecognitionConfigRequest, context):
         self.service.check_ready()
@@ -103,3 +128,25 @@ async def _inputs(head: bytes, audio: AsyncIterator[bytes]) -> AsyncIterator[Aud
         yield AudioInput(head)
     async for chunk in audio:
         yield AudioInput(chunk)
+
+
+async def _feed(decoder: containers.ContainerStream, head: bytes, audio: AsyncIterator[bytes]) -> None:
+    try:
+        await decoder.feed(head)
+        async for chunk in audio:
+            await decoder.feed(chunk)
+    finally:
+        decoder.end()  # the decoder finishes what it has, also when the requests went wrong
+
+
+async def _decoded_inputs(block: tuple[int, bytes] | None, blocks: AsyncIterator[tuple[int, bytes]],
+                          feeder: asyncio.Task) -> AsyncIterator[AudioInput]:
+    if block is not None:
+        rate = block[0]
+        yield AudioInput(block[1])
+        async for block_rate, pcm in blocks:
+            if block_rate != rate:
+                raise InvalidArgument("audio_content",
+                                      f"the stream's sample rate changed from {rate} to {block_rate} Hz")
+            yield AudioInput(pcm)
+    await feeder  # raises what went wrong with the requests (a second config)

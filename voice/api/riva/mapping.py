@@ -13,14 +13,19 @@ results, and :func:`riva_error` renames a service error's field to Riva's name f
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
 
 from riva.client.proto import riva_asr_pb2 as rasr
 from riva.client.proto import riva_audio_pb2 as raudio
 from riva.client.proto import riva_tts_pb2 as rtts
 
+from ...core.audio import MIN_RATE
 from ...core.errors import InvalidArgument
 from ...core.results import RecognitionResult
 from ...engines.voices import VoiceInfo
@@ -125,7 +130,8 @@ def _check_unsupported(pb: rasr.RecognitionConfig, *, container: bool) -> None:
                               "speaker diarization is not supported by this server")
     if pb.custom_configuration:
         key = min(pb.custom_configuration)
-        raise InvalidArgument(f"config.custom_configuration.{key}", "unknown key (this server takes no custom configuration)")
+        raise InvalidArgument(f"config.custom_configuration.{key}",
+                              "unknown key (this server takes no custom configuration)")
     if pb.max_alternatives < 0:
         raise InvalidArgument("config.max_alternatives", f"must not be negative, got {pb.max_alternatives}")
     for i, context in enumerate(pb.speech_contexts):
@@ -212,7 +218,8 @@ def recognition_config_from_riva(pb: rasr.RecognitionConfig, audio: bytes, *, st
         if pb.encoding in FILE_ENCODINGS:
             what = "a FLAC file (fLaC)" if pb.encoding == raudio.FLAC else "an Ogg Opus file (OggS)"
             where = "audio_content" if streaming else "audio"
-            raise InvalidArgument(where, f"encoding {FILE_ENCODINGS[pb.encoding]} needs {what}; these bytes are not one")
+            raise InvalidArgument(where,
+                                  f"encoding {FILE_ENCODINGS[pb.encoding]} needs {what}; these bytes are not one")
         if not encoding:
             shown = "missing" if pb.encoding == raudio.ENCODING_UNSPECIFIED else encoding_riva_name(pb.encoding)
             raise InvalidArgument("config.encoding", f"{shown}: set {RIVA_RAW_NAMES} with sample_rate_hertz, "
@@ -248,8 +255,8 @@ def streaming_config_from_riva(pb: rasr.StreamingRecognitionConfig, first_audio:
     """``first_audio``: the stream's first audio bytes (after its WAV header, if any)."""
     try:
         config = recognition_config_from_riva(pb.config, first_audio, streaming=True, header=header, decoded=decoded)
-    except InvalidArgument as exc:
-        raise exc.within("streaming_config") from None
+    except InvalidArgument as exc:  # audio_content is the request's own field, the rest the config's
+        raise (exc if exc.field == "audio_content" else exc.within("streaming_config")) from None
     return t.StreamingConfig(config, pb.interim_results)
 
 
@@ -328,7 +335,8 @@ class ModelInfo:
     is_default: bool
 
 
-def recognition_models_riva(models: Iterable[ModelInfo], model_name: str = "") -> rasr.RivaSpeechRecognitionConfigResponse:
+def recognition_models_riva(models: Iterable[ModelInfo],
+                            model_name: str = "") -> rasr.RivaSpeechRecognitionConfigResponse:
     """One config per model, language and mode: every model serves streams ("online") and whole
     files ("offline"), which is what ``transcribe_file.py --list-models`` and
     ``transcribe_file_offline.py --list-models`` filter on."""
@@ -374,7 +382,10 @@ def voice_from_riva(voice_name: str, voices: Iterable[VoiceInfo]) -> tuple[str, 
     return base, (index if voice.num_speakers > 1 else (None if index == 0 else index))
 
 
-def synthesis_request_from_riva(pb: rtts.SynthesizeSpeechRequest, voices: Iterable[VoiceInfo]) -> t.SynthesisRequest:
+def synthesis_request_from_riva(pb: rtts.SynthesizeSpeechRequest, voices: Iterable[VoiceInfo], *,
+                                streaming: bool = False) -> t.SynthesisRequest:
+    """A Riva request as the service's; for OGGOPUS the samples are asked at an Opus rate and
+    the door encodes them (:func:`ogg_opus_bytes`)."""
     if pb.zero_shot_data.audio_prompt:
         raise InvalidArgument("zero_shot_data.audio_prompt",
                               "zero-shot voice cloning is not supported; pick a voice from GetRivaSynthesisConfig")
@@ -385,15 +396,40 @@ def synthesis_request_from_riva(pb: rtts.SynthesizeSpeechRequest, voices: Iterab
         raise InvalidArgument(f"custom_configuration.{key}", "unknown key (this server takes no custom configuration)")
     if pb.enable_word_time_offsets:
         raise InvalidArgument("enable_word_time_offsets", "word timings of synthesized speech are not available")
+    rate = pb.sample_rate_hz
     if pb.encoding == raudio.ENCODING_UNSPECIFIED:
         encoding = "LINEAR16"
     elif pb.encoding in RAW_ENCODINGS:
         encoding = RAW_ENCODINGS[pb.encoding]
+    elif pb.encoding == raudio.OGGOPUS and not streaming:
+        encoding, rate = "LINEAR16", opus_rate(rate)  # samples at a rate Opus takes, then encoded
+    elif pb.encoding == raudio.OGGOPUS:
+        raise InvalidArgument("encoding", f"OGGOPUS output is for Synthesize (the whole audio); SynthesizeOnline "
+                                          f"streams {RIVA_RAW_NAMES}")
     else:
-        raise InvalidArgument("encoding", f"{encoding_riva_name(pb.encoding)} output is not supported ({RIVA_RAW_NAMES})")
+        raise InvalidArgument("encoding", f"{encoding_riva_name(pb.encoding)} output is not supported "
+                                          f"({RIVA_RAW_NAMES}, or OGGOPUS from Synthesize)")
     voice, speaker = voice_from_riva(pb.voice_name, voices)
     return t.SynthesisRequest(text=pb.text, voice=voice, language_code=pb.language_code, encoding=encoding,
-                              sample_rate_hertz=pb.sample_rate_hz, speaker_id=speaker)
+                              sample_rate_hertz=rate, speaker_id=speaker)
+
+
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def opus_rate(requested: int) -> int:
+    """The rate to synthesize Ogg Opus output at: the lowest Opus rate at or above the request's
+    (Opus codes 8, 12, 16, 24 or 48 kHz; decoders play it at 48 kHz), 48 kHz when none is asked."""
+    if requested and requested < MIN_RATE:
+        return requested  # the service names the bad rate
+    return next((r for r in OPUS_RATES if r >= requested), OPUS_RATES[-1]) if requested else OPUS_RATES[-1]
+
+
+def ogg_opus_bytes(pcm: bytes, rate: int) -> bytes:
+    """Mono 16-bit ``pcm`` at an Opus rate as an Ogg Opus file (libsndfile's encoder; blocking)."""
+    buf = io.BytesIO()
+    sf.write(buf, np.frombuffer(pcm, "<i2"), rate, format="OGG", subtype="OPUS")
+    return buf.getvalue()
 
 
 def same_settings(first: rtts.SynthesizeSpeechRequest, later: rtts.SynthesizeSpeechRequest) -> None:

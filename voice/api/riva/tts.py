@@ -10,9 +10,11 @@ stream of one. Pieces are joined with a space, like ``talk.py`` joins a list for
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from riva.client.proto import riva_tts_pb2 as rtts
+from riva.client.proto.riva_audio_pb2 import AudioEncoding
 
 from ...core.errors import InvalidArgument
 from ...core.ssml import looks_like_ssml
@@ -25,21 +27,25 @@ class RivaSynthesisServicer:
     def __init__(self, service: VoiceService):
         self.service = service
 
-    def _request(self, pb: rtts.SynthesizeSpeechRequest) -> SynthesisRequest:
-        return mapping.synthesis_request_from_riva(pb, (v for v, _ in self.service.synthesis.voices()))
+    def _request(self, pb: rtts.SynthesizeSpeechRequest, streaming: bool = False) -> SynthesisRequest:
+        return mapping.synthesis_request_from_riva(pb, (v for v, _ in self.service.synthesis.voices()),
+                                                   streaming=streaming)
 
     async def Synthesize(self, request: rtts.SynthesizeSpeechRequest, context) -> rtts.SynthesizeSpeechResponse:
         try:
             result = await self.service.synthesis.synthesize(self._request(request))
         except InvalidArgument as exc:
             raise mapping.riva_error(exc, mapping.SYNTHESIS_FIELDS) from None
-        return mapping.audio_riva(result.audio, request.text, request.id.value)
+        audio = result.audio
+        if request.encoding == AudioEncoding.OGGOPUS:
+            audio = await asyncio.to_thread(mapping.ogg_opus_bytes, audio, result.sample_rate_hertz)
+        return mapping.audio_riva(audio, request.text, request.id.value)
 
     async def SynthesizeOnline(self, requests, context):
         first = await anext(requests, None)
         if first is None:
             raise InvalidArgument("text", "the stream ended before any request")
-        request = self._request(first)
+        request = self._request(first, streaming=True)
         if looks_like_ssml(first.text):
             # SSML is one document: it must come whole, in a single request
             if await anext(requests, None) is not None:

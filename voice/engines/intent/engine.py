@@ -64,8 +64,6 @@ class IntentEngine:
         """
         builtin = builtin_domain(intents_file)
         config = config or TrainConfig()
-        if config.encoder and encoder is None:
-            encoder = load_encoder(config.encoder, threads)
         langs = sorted(set(languages)) if languages else None
         if builtin == HOME_ASSISTANT:
             from .homeassistant import HA_LANGUAGES, home_assistant_domain, home_assistant_fingerprint
@@ -84,6 +82,10 @@ class IntentEngine:
 
             def build(wanted):
                 return load_domain(path, wanted)
+        if not config.encoder:
+            encoder = None
+        elif encoder is None:
+            encoder = load_encoder(config.encoder, threads)
         # requested languages the file has no sentences in are served through the encoder
         foreign = None
         if langs is not None:

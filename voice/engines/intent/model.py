@@ -63,6 +63,9 @@ class DenseHead:
     # none-threshold of this head used alone (calibrated like the model's): the reference a
     # language the model was not trained in is calibrated against (voice.engines.intent.crosslingual)
     threshold: float = 0.3
+    # the summed logits are divided by this (fitted on held-out templates), so confidences stay
+    # probabilities: the dialogue policy reads them ("near certain" is 0.95)
+    temperature: float = 1.0
 
     def logits(self, embedding: np.ndarray) -> np.ndarray:
         return embedding @ self.W + self.b
@@ -105,7 +108,7 @@ class LanguageModel:
         if self.dense is not None and (self.dense.weight > 0 or not sparse):
             e = self.encoder.encode_one(dense_text(text, toks, numbers))
             zd = self.dense.logits(e)
-            z = zd if z is None else z + self.dense.weight * zd
+            z = zd if z is None else (z + self.dense.weight * zd) / self.dense.temperature
         if z is None:
             raise ValueError("intent.encoder: no dense head in this model")
         return _softmax(z)
@@ -170,6 +173,7 @@ class LanguageModel:
         if self.dense is not None:
             meta["dense_weight"] = self.dense.weight
             meta["dense_threshold"] = self.dense.threshold
+            meta["dense_temperature"] = self.dense.temperature
             arrays.update(Wd=self.dense.W, bd=self.dense.b)
         return meta, arrays
 
@@ -180,7 +184,8 @@ class LanguageModel:
         dense = None
         if "Wd" in arrays:
             dense = DenseHead(np.ascontiguousarray(arrays["Wd"], np.float32), np.asarray(arrays["bd"], np.float32),
-                              float(meta["dense_weight"]), float(meta["dense_threshold"]))
+                              float(meta["dense_weight"]), float(meta["dense_threshold"]),
+                              float(meta.get("dense_temperature", 1.0)))
         lexicon = NumberLexicon(
             meta["language"],
             {tuple(k.split(" ")): int(v) for k, v in lex["table"]},
@@ -473,6 +478,24 @@ def _separation(in_probs: np.ndarray, in_correct: np.ndarray, oos_probs: np.ndar
     return score + (float(np.mean(oos_probs < t)) if len(oos_probs) else 0.0)
 
 
+def _fit_temperature(Z: np.ndarray, classes: list[str], gold: list[str]) -> float:
+    """The temperature (grid) with the least log loss on held-out rows (gold labels; a gold
+    label the model lacks, such as none without out-of-scope data, is skipped)."""
+    index = {c: i for i, c in enumerate(classes)}
+    rows = [k for k, g in enumerate(gold) if g in index]
+    if not rows:
+        return 1.0
+    y = np.array([index[gold[k]] for k in rows])
+    Zr = Z[rows]
+    best_t, best_loss = 1.0, np.inf
+    for t in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0):
+        P = _softmax_rows(Zr / t)
+        loss = float(-np.mean(np.log(P[np.arange(len(y)), y] + 1e-12)))
+        if loss < best_loss - 1e-9:
+            best_t, best_loss = t, loss
+    return best_t
+
+
 def _softmax_rows(Z: np.ndarray) -> np.ndarray:
     Z = Z - Z.max(axis=1, keepdims=True)
     P = np.exp(Z)
@@ -508,6 +531,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     threshold = 0.3
     dense_weight = 0.0
     dense_threshold = 0.3
+    temperature = 1.0
     if calibrate:
         train_t, held_t = split_templates(templates, cfg.calibration_heldout, seed=cfg.seed + 1)
         held_keys = {t.key for t in held_t}
@@ -542,14 +566,15 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
             gold = [s.intent for s in held_s]
             best = -1.0
             for w in tried:
-                P = _softmax_rows(Zs + w * Zd)
+                T = _fit_temperature(Zs + w * Zd, classes, gold + [NONE_INTENT] * len(oos_held)) if w > 0 else 1.0
+                P = _softmax_rows((Zs + w * Zd) / T)
                 in_p, in_ok = _top(P[: len(held_s)], classes, gold)
                 oos_p, _ = _top(P[len(held_s):], classes, None)
                 t = _pick_threshold(in_p, in_ok, oos_p)
                 score = _separation(in_p, in_ok, oos_p, t)
                 _LOGGER.debug("%s: dense weight %.1f threshold %.2f separation %.4f", data.language, w, t, score)
                 if score > best + 1e-9:
-                    best, threshold, dense_weight = score, t, float(w)
+                    best, threshold, dense_weight, temperature = score, t, float(w), T
             if embed is not None:
                 P = _softmax_rows(Zd)
                 in_p, in_ok = _top(P[: len(held_s)], classes, gold)
@@ -560,7 +585,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     dense = None
     if embed is not None:
         Wd, bd = _fit_dense(samples, list(data.out_of_scope), classes, embed, cfg)
-        dense = DenseHead(Wd, bd, dense_weight, dense_threshold)
+        dense = DenseHead(Wd, bd, dense_weight, dense_threshold, temperature)
     _LOGGER.info("Trained intent model %s: %d intents, %d sentences, %d features, dense weight %.1f, "
                  "threshold %.2f in %.2f s", data.language, len(intents), len(samples), len(vocab),
                  dense_weight, threshold, time.perf_counter() - t0)
