@@ -17,10 +17,15 @@ one run, side by side:
   pauses longer between sentences; ``RTF_act``: over its own audio), whole text and streamed
   sentence by sentence.
 
+Each of ``--rounds`` is one wyoming-bench run (its warm-up, then one round), the two servers'
+order swapped from run to run so that the machine's changing load hits both alike; the table
+averages the runs' summary figures (a p95 is the mean of the runs' p95s). Our server runs with
+its defaults (``--asr-workers`` changes ``asr.num_workers``).
+
 Set-up once: ``bash bench/setup_peers.sh wyoming piper bench`` (venvs in bench/.peers, PyPI
 only). Run alone on the machine: every server and the client share its cores.
 
-    .venv/bin/python bench/wyoming.py [--prompts 12] [--rounds 2] [--only stt|tts] [--keep-log]
+    .venv/bin/python bench/wyoming.py [--prompts 12] [--rounds 2] [--only stt|tts] [--asr-workers N] [--keep-log]
 """
 
 from __future__ import annotations
@@ -205,9 +210,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--prompts", type=int, default=12, help="English prompts in the STT corpus")
     p.add_argument("--rounds", type=int, default=2, help="wyoming-bench runs (one round each, order alternating)")
-    p.add_argument("--asr-workers", type=int, default=1,
-                   help="our asr.num_workers (1: one decode at a time on every core, as wyoming-faster-whisper "
-                        "runs with --cpu-threads = cores; the server default 2 halves a lone decode's threads)")
+    p.add_argument("--asr-workers", type=int, default=2,
+                   help="our asr.num_workers (default: the server's, 2 decodes sharing the cores, so a lone "
+                        "decode gets half of them; 1: every core for one decode, as wyoming-faster-whisper runs "
+                        "with --cpu-threads = cores)")
     p.add_argument("--only", choices=("stt", "tts"), help="one half only")
     p.add_argument("--keep-log", action="store_true", help="print wyoming-bench's full output too")
     args = p.parse_args()

@@ -248,7 +248,7 @@ def test_default_domain_ships_five_languages_and_trains_fast(tmp_path, encoder):
     engine = IntentEngine.load(None, None, tmp_path, encoder=encoder)
     elapsed = time.perf_counter() - t0
     assert set(engine.languages) >= {"en", "de", "fr", "es", "it"}
-    assert elapsed < 30.0  # a few seconds on a laptop; generous for a loaded CI box
+    assert elapsed < 60.0  # a few seconds on a laptop (the encoder adds some); generous for a loaded CI box
     cases = {
         "en": "I lost my credit card", "de": "Ich habe meine Kreditkarte verloren",
         "fr": "J'ai perdu ma carte de crédit", "es": "He perdido mi tarjeta de crédito",

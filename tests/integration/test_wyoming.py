@@ -324,6 +324,13 @@ def test_client_vanishing_mid_synthesis_frees_it(service, engine):
         await c.write_event(Synthesize(text=long_text).event())
         await read_until(c, "audio-chunk")
         assert service.admission.active("synthesis") == 1
+        # a stream admitted behind the synthesis (its reply waits its turn) is freed too
+        await c.write_event(Transcribe(language="en").event())
+        await c.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+        await c.write_event(Ping(text="after").event())
+        while (event := await c.read_event()).type != "pong":  # pong comes at once, audio goes on
+            assert event.type == "audio-chunk", event.type
+        assert service.admission.active("recognition") == 1
         await c.disconnect()
         await wait_freed(service, engine)
     run(service, test)

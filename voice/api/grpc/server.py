@@ -38,6 +38,7 @@ from .synthesizer import SynthesizerServicer
 from .understander import UnderstanderServicer
 
 _LOGGER = logging.getLogger(__name__)
+LIVENESS = "liveness"  # a health service name that is SERVING while the process runs (liveness probes)
 CLOSE_MARGIN_S = 2.0  # after the grace period: calls closed by the drain send their status
 
 SERVICES = (
@@ -107,6 +108,7 @@ class VoiceServer:
         if self.port == 0:
             raise OSError(f"could not bind {host}:{port}")
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)  # alive, loading and draining too
         await self.server.start()
         _LOGGER.info("Listening on %s:%d (loading models)", host, self.port)
         self._load_task = asyncio.create_task(self._load())

@@ -78,7 +78,11 @@ class WyomingServer:
 
     async def _serve(self) -> None:
         if self._ready is not None:
-            await self._ready()
+            try:
+                await self._ready()
+            except Exception:
+                _LOGGER.exception("Wyoming on port %d: the engine did not become ready; not serving", self.port)
+                raise
         assert self._server is not None
         await self._server.start_serving()
         if self._advertiser is not None:
@@ -288,7 +292,8 @@ class WyomingConnection(AsyncEventHandler):
         config = mapping.streaming_config(transcribe, fmt)
         call = self.service.recognition.open_stream()  # admitted now (raises when full or not ready)
         stream.closed = False
-        self._reply(self._recognize, call, config, stream)
+        # its slot is freed by the reply's `async with call`, or here if the client goes first
+        self._reply(self._recognize, call, config, stream, unstarted=lambda: call.__aexit__(None, None, None))
 
     async def _audio(self, chunk: AudioChunk) -> None:
         if self._recognition is None:  # audio without audio-start: the chunk sets the format
@@ -388,14 +393,21 @@ class WyomingConnection(AsyncEventHandler):
         await self._write(mapping.intent_event(result, request.language_code).event())
 
     # -- replies --------------------------------------------------------------------------
-    def _reply(self, work: Callable[..., Awaitable[None]], *args) -> None:
+    def _reply(self, work: Callable[..., Awaitable[None]], *args,
+               unstarted: Callable[[], Awaitable[None]] | None = None) -> None:
         """Run ``work(*args)`` after the previous request's reply; a service error becomes an
-        ``error`` event, a lost connection ends it quietly."""
+        ``error`` event, a lost connection ends it quietly. ``unstarted`` runs instead when the
+        connection ends before ``work`` could start (to free what the request holds)."""
         previous = self._last
 
         async def run() -> None:
-            if previous is not None:
-                await asyncio.wait((previous,))
+            try:
+                if previous is not None:
+                    await asyncio.wait((previous,))
+            except asyncio.CancelledError:
+                if unstarted is not None:
+                    await unstarted()
+                raise
             try:
                 await work(*args)
             except ServiceError as exc:
