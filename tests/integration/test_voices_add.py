@@ -12,7 +12,7 @@ import pytest
 
 from voice.cli import main
 from voice.config import load_config
-from voice.runtime.models import embedded_kokoro_packs, embedded_voice_path
+from voice.runtime.models import assemble_kokoro, embedded_kokoro_packs, embedded_voice_path
 from voice.testing.paths import CACHE_DIR
 
 
@@ -20,7 +20,10 @@ from voice.testing.paths import CACHE_DIR
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("voices")
     cfg = root / "voice.toml"
-    cfg.write_text(f'cache_dir = "{CACHE_DIR}"\n[tts]\nvoices_dir = "{root / "installed"}"\n')
+    # the Kokoro model from an operator's directory (here: where the embedded one was joined)
+    model_dir = assemble_kokoro(CACHE_DIR).parent
+    cfg.write_text(f'cache_dir = "{CACHE_DIR}"\n[tts]\nvoices_dir = "{root / "installed"}"\n'
+                   f'kokoro_model = "{model_dir}"\n')
     with np.load(embedded_kokoro_packs()) as npz:
         kumo = npz["jm_kumo"]
     return root, cfg, kumo
@@ -99,6 +102,7 @@ def test_piper_voice_is_installed_and_speaks(setup, capsys, tmp_path):
         assert voice.language == "en-GB" and voice.label == "neural"
         assert engine.catalogue.for_language("hi").name == "kokoro-hm_test-hi"
         pool = engine.synthesizer(engine.catalogue.get("kokoro-my_es-es"))
+        assert pool.model.model_path.parent == assemble_kokoro(CACHE_DIR).parent
         assert pool.render("Hola.").size > 0.3 * 24000
         import asyncio
 

@@ -153,3 +153,23 @@ def test_cuda_when_onnxruntime_has_it():
     assert kokoro.providers(True, ["CUDAExecutionProvider", "CPUExecutionProvider"])[0][0] == "CUDAExecutionProvider"
     assert kokoro.providers(True, ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
     assert kokoro.providers(False, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+
+
+def test_operator_model_file_or_directory(tmp_path):
+    from voice.runtime.models import ModelNotFound, kokoro_vocab_path, resolve_kokoro_model
+
+    (tmp_path / "onnx").mkdir()
+    for name in ("model_q8f16.onnx", "model.onnx"):
+        (tmp_path / "onnx" / name).write_bytes(b"x")
+    assert resolve_kokoro_model(str(tmp_path), tmp_path).name == "model.onnx"  # onnx-community's layout
+    assert resolve_kokoro_model(str(tmp_path / "onnx" / "model_q8f16.onnx"), tmp_path).name == "model_q8f16.onnx"
+    (tmp_path / "config.json").write_text(json.dumps({"vocab": {"a": 43}}))
+    assert kokoro_vocab_path(tmp_path / "onnx" / "model.onnx") == tmp_path / "config.json"
+    two = tmp_path / "two"
+    two.mkdir()
+    (two / "a.onnx").write_bytes(b"x")
+    (two / "b.onnx").write_bytes(b"x")
+    with pytest.raises(ModelNotFound, match="several"):
+        resolve_kokoro_model(str(two), tmp_path)
+    with pytest.raises(ModelNotFound, match="neither"):
+        resolve_kokoro_model(str(tmp_path / "nope"), tmp_path)

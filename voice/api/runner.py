@@ -103,10 +103,10 @@ class Doors:
         return self.certificates.reload()
 
     async def stop(self) -> None:
-        """Drain: health NOT_SERVING everywhere first and new calls refused, after
-        ``server.drain_delay_s`` the listeners close, calls in progress get
-        ``server.grace_period_s`` (every door at once), then the rest are closed with a clear
-        status (gRPC UNAVAILABLE, WebSocket 1001, AudioSocket hang-up)."""
+        """Drain: health NOT_SERVING first; after ``server.drain_delay_s`` the listeners close
+        and new calls are refused, calls in progress get ``server.grace_period_s`` (every door
+        at once), then the rest are closed with a clear status (gRPC UNAVAILABLE, WebSocket
+        1001, AudioSocket hang-up)."""
         server = self.config.server
         await self.grpc.begin_drain()
         active = sum(self.service.admission.active(k) for k in ("recognition", "synthesis", "conversation"))

@@ -35,6 +35,9 @@ class StreamOptions:
     model: str | None = None
     interim_interval_s: float = 1.0
     intent: bool = False  # attach the intent to finals
+    # silence kept after an utterance's speech in its final decode (a turn model that ends
+    # turns early wants it short: the final's decode can start that much sooner)
+    tail_ms: int = TAIL_MS
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ class RecognitionSession:
         self._pre_roll = ep.pre_roll_ms * SAMPLE_RATE // 1000
         # kept outside speech: the pre-roll plus the frames the start decision looks back on
         self._keep = self._pre_roll + (ep.speech_start_ms + 2 * 20) * SAMPLE_RATE // 1000
-        self._tail = min(TAIL_MS, ep.trailing_silence_ms) * SAMPLE_RATE // 1000
+        self._tail = min(options.tail_ms, ep.trailing_silence_ms) * SAMPLE_RATE // 1000
         capacity = int((ep.max_utterance_seconds + 2) * SAMPLE_RATE) + self._pre_roll
         self._buffer = AudioBuffer(capacity)
         self._interim_step = int(options.interim_interval_s * SAMPLE_RATE)

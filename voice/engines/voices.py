@@ -27,9 +27,9 @@ WER_TABLE = Path(__file__).with_name("voice_wer.json")
 # a voice nobody measured (an operator's, until bench/voices.py is run) ranks as if it had
 # this WER: a native neural voice before an accented one before a fallback
 UNMEASURED_WER = {LABEL_NEURAL: 0.15, LABEL_ACCENTED: 0.35, LABEL_FALLBACK: 0.6}
-# an accented voice displaces a native neural one only when understood better by more than
-# this (about one word in twenty: the noise of a measurement on the bench's ~60 words)
-ACCENT_MARGIN = 0.05
+# a native neural voice understood at least this well (the goal for a product voice) keeps
+# its language ahead of any accented one, however much better that one measures
+GOOD_WER = 0.15
 ESPEAK_RATE = 22050
 ESPEAK_PREFIX = "espeak-"
 
@@ -169,8 +169,8 @@ class VoiceCatalogue:
 
     def for_language(self, language: str) -> VoiceInfo | None:
         """Best voice for a BCP-47 code: lowest measured round-trip WER (an unmeasured voice counts
-        as :data:`UNMEASURED_WER` of its label; an accented one must beat a native neural voice
-        by :data:`ACCENT_MARGIN`), then exact region, then quality, then the default."""
+        as :data:`UNMEASURED_WER` of its label), except that a native neural voice within
+        :data:`GOOD_WER` comes before every other; then exact region, quality, the default."""
         want = normalize_bcp47(language).lower()
         base = base_language(language)
         base = _LANGUAGE_ALIASES.get(base, base)
@@ -178,11 +178,9 @@ class VoiceCatalogue:
         if not same:
             return None
 
-        native = any(v.label == LABEL_NEURAL for v in same)
-
         def rank(v: VoiceInfo):
-            margin = ACCENT_MARGIN if native and v.accented else 0.0
-            return (round(v.expected_wer + margin, 4), v.language.lower() != want, _QUALITY.get(v.quality, 4),
+            good_native = v.label == LABEL_NEURAL and v.expected_wer <= GOOD_WER
+            return (not good_native, round(v.expected_wer, 4), v.language.lower() != want, _QUALITY.get(v.quality, 4),
                     v.name != self.default.name, "-" in v.language and "-" not in want)
 
         return sorted(same, key=rank)[0]

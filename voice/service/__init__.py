@@ -32,6 +32,7 @@ class VoiceService:
         self.admission = Admission({"recognition": cfg.max_sessions, "synthesis": cfg.max_sessions,
                                     "conversation": cfg.max_sessions})
         self._draining = False
+        self._leaving = False
         self.recognition = RecognitionService(engine, self.admission, self.check_ready)
         self.synthesis = SynthesisService(engine, self.admission, self.check_ready)
         self.recognition.limits = self.synthesis.limits = cfg  # file size and text length limits
@@ -41,7 +42,12 @@ class VoiceService:
 
     @property
     def ready(self) -> bool:
-        return self.engine.ready.is_set() and not self._draining
+        """What health checks say: models loaded, and no drain announced or begun."""
+        return self.engine.ready.is_set() and not self._draining and not self._leaving
+
+    def announce_drain(self) -> None:
+        """Health says not ready from now on; calls are still taken until :meth:`drain`."""
+        self._leaving = True
 
     def check_ready(self) -> None:
         """The one readiness check: raises :class:`Unavailable` while models load or after

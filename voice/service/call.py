@@ -68,6 +68,10 @@ REALTIME_LEAD_S = 0.04  # reply audio handed out ahead of playback with realtime
 # point: sure early, less sure later (a pause mid-sentence rarely lasts long); silence alone
 # ends the turn at HOLD_SILENCE_MS (voice.service.conversation)
 TURN_CHECKS = ((0.2, 0.85), (0.45, 0.7), (0.75, 0.5))
+# the final's decode starts this far into a pause (once its tail audio is there: see
+# voice.service.conversation.SEMANTIC_TAIL_MS), ahead of the first check, so that a turn the
+# model ends there has its final nearly ready; dropped if speech resumes
+SPECULATE_AFTER_S = 0.12
 ECHO_UTTERANCE_SHARE = 0.7  # an utterance this much echo is the reply's voice: not transcribed
 MAX_OUTPUTS = 256
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -243,12 +247,12 @@ class ConversationCall:
         if not session.in_utterance:
             return
         key = (session.utterance_index, session.last_speech_end)
+        if session.trailing_silence >= SPECULATE_AFTER_S:
+            await self.driver.speculate()  # once per pause (the session offers it once)
         asked = self._turn_asked.get(key, 0)
         if asked >= len(TURN_CHECKS) or session.trailing_silence < TURN_CHECKS[asked][0]:
             return
         self._turn_asked = {key: asked + 1}
-        if asked == 0:  # decode while the model decides: if the turn ends, its final is on the way
-            await self.driver.speculate()
         engine = self._service.engine
         complete = await engine.run_nlu(engine.turn.predict, session.open_audio())
         self.turn_scores.append(complete)

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 REALTIME_FRAME_MS = 20
 # with semantic turns, silence alone ends a turn only after this long (a pause mid-sentence)
 HOLD_SILENCE_MS = 1200
+# with semantic turns, the silence after speech that a final decodes (streams: TAIL_MS); the
+# speculative final starts once it has passed (voice.service.call.SPECULATE_AFTER_S)
+SEMANTIC_TAIL_MS = 120
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class ConversationService:
             model=config.model, phrase_hints=config.phrase_hints,
             enable_intent=config.enable_intent and self.engine.intents is not None,
         ), interim_results=config.interim_results)
+        if semantic:
+            recognition = replace(recognition, options=replace(recognition.options, tail_ms=SEMANTIC_TAIL_MS))
         try:
             source = ReplySource(config.reply_source or ReplySource.INTENTS.value)
         except ValueError:

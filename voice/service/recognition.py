@@ -187,7 +187,7 @@ class RecognitionService:
             raise InvalidArgument("temperature", f"must be between 0 and 1, got {request.temperature}")
         container = request.is_file or looks_like_container(data)
         prepared = self.prepare(request.config, raw_audio=not container)
-        self.engine.recognizer(prepared.options.model).check_task(task)
+        self.engine.recognizer(self.engine.model_for(prepared.options.model, prepared.options.language)).check_task(task)
         if container:
             decoded = await asyncio.to_thread(read_audio_bytes, data)  # an MP3 takes a while: off the loop
             audio, rate = decoded.audio, decoded.sample_rate
@@ -217,7 +217,8 @@ class RecognitionService:
                               expect=p.expect)
         previous = None
         for utterance in utterances:
-            result = await engine.run_asr(_decode_utterance, engine, utterance, opts, p.options, previous)
+            result = await engine.run_asr(partial(_decode_utterance, expect=p.expect, verbatim=p.verbatim),
+                                          engine, utterance, opts, p.options, previous)
             if result is not None:
                 previous = result
                 yield result
@@ -296,9 +297,11 @@ class _Whole:
 
 
 def _decode_utterance(engine: SpeechEngine, utterance: Utterance, opts: DecodeOptions, options: StreamOptions,
-                      previous: RecognitionResult | None) -> RecognitionResult | None:
-    transcript = engine.recognizer(options.model).transcribe(utterance.audio, opts)
-    return shape_result(engine, utterance, transcript, options, previous)
+                      previous: RecognitionResult | None, *, expect: Expect = Expect.FREE,
+                      verbatim: bool = False) -> RecognitionResult | None:
+    """One utterance of :meth:`RecognitionService.recognize_each`, as :func:`recognize_audio` does it."""
+    transcript = engine.recognizer(engine.model_for(options.model, options.language)).transcribe(utterance.audio, opts)
+    return shape_result(engine, utterance, transcript, options, previous, expect=expect, verbatim=verbatim)
 
 
 def _hints(config: RecognitionConfig) -> tuple[str, ...]:

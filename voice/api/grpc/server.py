@@ -135,8 +135,9 @@ class VoiceServer:
         return "ready" if self.service.ready else "draining"
 
     async def begin_drain(self) -> None:
-        """New calls are refused from now on and health says NOT_SERVING (calls in progress go on)."""
-        self.service.drain()
+        """Health says NOT_SERVING from now on (probes and load balancers see it first); calls
+        are still taken until :meth:`stop` closes the listener."""
+        self.service.announce_drain()
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
 
     async def wait_ready(self) -> None:
@@ -144,15 +145,18 @@ class VoiceServer:
             await self._load_task
 
     async def stop(self, grace: float | None = None) -> None:
-        """Drain: health NOT_SERVING and new calls refused, the listener closed (a load balancer
-        sends new calls elsewhere), calls in progress get ``grace`` seconds to finish, then
-        those still running end with UNAVAILABLE ("server shutting down")."""
+        """Drain: health NOT_SERVING, then the listener closes and new calls are refused (a load
+        balancer's new connections fail and go to another replica, rather than being answered
+        UNAVAILABLE here), calls in progress get ``grace`` seconds to finish, then those still
+        running end with UNAVAILABLE ("server shutting down")."""
         _LOGGER.info("stats %s", json.dumps(self.engine.stats()))
         await self.begin_drain()
         grace = self.config.server.grace_period_s if grace is None else grace
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         stopping = asyncio.ensure_future(self.server.stop(grace + CLOSE_MARGIN_S))
+        await asyncio.sleep(0)  # grpc-core stops listening and refuses new calls from here
+        self.service.drain()  # a call that slipped in meanwhile, and the other doors' new calls
         while self.guard.active and loop.time() < deadline and not stopping.done():
             await asyncio.sleep(0.05)
         closed = await self.guard.close_all()
