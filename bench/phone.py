@@ -148,7 +148,12 @@ def run_language(address: str, lang: str, clips: list[Clip], candidates: list[st
         answer = ""
         if hits and hasattr(hits[-1][1], "answer") and hits[-1][1].HasField("answer"):
             answer = hits[-1][1].answer.value
-        rows.append(_row(clip, text, language, latency, answer))
+        row = _row(clip, text, language, latency, answer)
+        row["span"] = (round(s, 2), round(e, 2))
+        row["finals"] = [(round(r.result_start_time.ToTimedelta().total_seconds(), 2),
+                          round(r.result_end_time.ToTimedelta().total_seconds(), 2), r.alternatives[0].transcript)
+                         for _, r in hits]
+        rows.append(row)
     return rows
 
 

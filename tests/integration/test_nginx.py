@@ -112,7 +112,6 @@ def test_two_replicas_behind_nginx_one_drains(tmp_path):
         for s in first:
             s.start()
             assert s.answered.wait(60), "no response through nginx"
-        # round robin: the first streams are spread over both replicas
         time.sleep(0.5)
         a.terminate()  # a drains while its streams run
         a.wait_for(r"Draining:", 10)
@@ -122,10 +121,10 @@ def test_two_replicas_behind_nginx_one_drains(tmp_path):
         for s in first + later:
             s.join(120)
         assert a.wait(GRACE_S + 20) == 0
-        Path("/tmp/exp/a.log").write_text("\n".join(a.lines)); Path("/tmp/exp/b.log").write_text("\n".join(b.lines))
         for s in first + later:  # nothing lost: every stream completed with its finals
-            assert s.code == grpc.StatusCode.OK, (s.rid, s.code, s.details, [l for l in a.lines + b.lines if "later" in l or "Drain" in l or "Stopp" in l])
+            assert s.code == grpc.StatusCode.OK, (s.rid, s.code, s.details)
             assert s.finals and all("representative" in f.lower() for f in s.finals), (s.rid, s.finals)
+        # round robin: the first streams were spread over both replicas
         on_a = [s.rid for s in first if served_by(a, s.rid) == "OK"]
         on_b = [s.rid for s in first if served_by(b, s.rid) == "OK"]
         assert on_a and on_b and sorted(on_a + on_b) == sorted(s.rid for s in first)

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
@@ -28,7 +28,6 @@ from wyoming.tts import (
     SynthesizeChunk,
     SynthesizeStart,
     SynthesizeStop,
-    SynthesizeStopped,
     SynthesizeVoice,
 )
 
@@ -36,7 +35,7 @@ from voice.api.wyoming import WyomingServer
 from voice.api.wyoming.discovery import instance_name, service_info
 from voice.core.audio import resample
 from voice.service import VoiceService
-from voice.testing.prompts import SOUNDS, normalize, pick_prompts, wer
+from voice.testing.prompts import normalize, pick_prompts, wer
 
 READ_TIMEOUT_S = 120  # a decode on a loaded 2-core machine stays far below this
 CHUNK_SAMPLES = 1024  # what Home Assistant sends per audio-chunk

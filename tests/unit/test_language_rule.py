@@ -104,3 +104,29 @@ def test_expected_answer_errors_name_the_field() -> None:
     with pytest.raises(InvalidArgument) as err:
         parse_expected_answer("99", "update.expected_answer")
     assert str(err.value).startswith("update.expected_answer")
+
+
+def test_digital_silence_ends_an_answer() -> None:
+    """webrtcvad repeats its last decision on frames below its energy floor: after some
+    minutes of answers, 1.5 s of digital silence stayed "speech" and joined four answers
+    into one utterance (bench/phone.py, en). Every answer of that stream is its own now."""
+    import numpy as np
+    import soundfile as sf
+
+    from voice.core.audio import Encoding
+    from voice.core.session import RecognitionSession, StreamOptions, Utterance
+    from voice.testing.phone import build_clips
+    from voice.testing.prompts import pick_prompts
+
+    clips = build_clips("en", {"digits": 8, "number": 2, "amount": 2, "date": 3, "time": 2, "yes_no": 5})
+    intro, _ = sf.read(pick_prompts("en", 1, min_words=4, max_words=12)[0].path, dtype="float32")
+    parts = []
+    for audio in [intro, *(c.audio for c in clips)]:
+        parts += [np.zeros(2400, np.float32), audio, np.zeros(9600, np.float32)]
+    pcm = (np.clip(np.concatenate(parts), -1, 1) * 32767).astype(np.int16).tobytes()
+    session = RecognitionSession(StreamOptions(encoding=Encoding.LINEAR16, sample_rate=8000))
+    events = []
+    for i in range(0, len(pcm), 1600):
+        events += session.push(pcm[i:i + 1600])
+    events += session.finish()
+    assert sum(isinstance(e, Utterance) for e in events) == len(clips) + 1

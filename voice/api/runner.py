@@ -108,6 +108,8 @@ class Doors:
         at once), then the rest are closed with a clear status (gRPC UNAVAILABLE, WebSocket
         1001, AudioSocket hang-up)."""
         server = self.config.server
+        if not server.drain_delay_s:  # nobody needs to see health first: refuse new connections at once
+            await self.grpc.close_listener(server.grace_period_s)
         await self.grpc.begin_drain()
         active = sum(self.service.admission.active(k) for k in ("recognition", "synthesis", "conversation"))
         _LOGGER.info("Draining: %d call(s) in progress, grace %.1f s", active, server.grace_period_s)

@@ -102,7 +102,7 @@ def vocabulary(kind: Expect, lang: str) -> frozenset[str] | None:
     if kind == Expect.DIGITS:
         pass  # Whisper writes the digits themselves: no words at all
     elif kind == Expect.NUMBER:
-        words |= _MINUS
+        words |= _MINUS | _AND  # "50 y 5" is 55
     elif kind == Expect.AMOUNT:
         words |= set(CURRENCY_OF) | SUBUNITS | _AND
     elif kind == Expect.DATE:

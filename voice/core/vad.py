@@ -27,6 +27,7 @@ from .audio import SAMPLE_RATE
 
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
+SILENT_PEAK = 64  # int16 peak (-54 dBFS) below which a frame is silence, whatever webrtcvad says
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,12 @@ class Endpointer:
         return self._last_voiced_end
 
     def is_speech(self, frame: np.ndarray) -> bool:
-        """webrtcvad's decision on one int16 frame of FRAME_SAMPLES."""
+        """webrtcvad's decision on one int16 frame of FRAME_SAMPLES; a frame quieter than
+        :data:`SILENT_PEAK` is silence. (webrtcvad repeats its last decision for frames below
+        its energy floor: digital silence right after speech stayed "speech" for seconds and
+        joined the next answer into the same utterance.)"""
+        if int(np.abs(frame).max()) < SILENT_PEAK:
+            return False
         return self._vad.is_speech(frame.tobytes(), SAMPLE_RATE)
 
     def push(self, audio: np.ndarray, frames: np.ndarray | None = None) -> list[Boundary]:

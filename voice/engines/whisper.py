@@ -3,6 +3,15 @@
 :class:`WhisperRecognizer` wraps one CTranslate2 Whisper model. :meth:`transcribe` is
 blocking and consumes faster-whisper's lazy segment generator wholly, so callers run it in a
 worker thread. faster-whisper is imported lazily, when a model is loaded.
+
+Every decode is one try at temperature 0: a repetition loop is capped by the audio's token
+budget and cut in that decode (:mod:`voice.engines.limits`), never re-run through the
+temperature fallback (a caller's explicit ``temperature`` keeps faster-whisper's fallback
+schedule). With several candidate languages, the stream's preferred language is kept for
+short utterances and otherwise detected once (encoder + one decoder step) before the one
+decode (:mod:`voice.core.languages`). An expected answer (``DecodeOptions.expect``)
+suppresses every token that is not a digit, punctuation or a piece of that answer's
+words (:func:`voice.core.answers.vocabulary`).
 """
 
 from __future__ import annotations

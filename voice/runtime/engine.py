@@ -143,6 +143,11 @@ class SpeechEngine:
         rec.transcribe((rng.standard_normal(SAMPLE_RATE) * 0.01).astype(np.float32), DecodeOptions(language="en", beam_size=1))
         self.synthesizer(self.catalogue.default).render("Ready.")
         self.load_intents()
+        if self.intents is not None:
+            # languages served through the sentence encoder build their number words at first
+            # use (~1 s each): a server does it now, off the start-up path, on the intent thread
+            for lang in self.intents.foreign_languages:
+                self._nlu_pool.submit(self.intents.understand, "hello", lang)
         self.load_reply_voices()
         self.load_turn_model()
         self.ready.set()
@@ -175,10 +180,6 @@ class SpeechEngine:
         self.intents = IntentEngine.load(path, cfg.languages or None, Path(self.config.cache_dir) / "intents",
                                          TrainConfig(encoder=encoder), threads=cfg.threads)
         self.intents.understand("hello", self.intents.languages[0])  # compile/warm
-        # languages served through the encoder build their number words at first use (~1 s
-        # each): do it now, off the start-up path, on the intent thread
-        for lang in self.intents.foreign_languages:
-            self._nlu_pool.submit(self.intents.understand, "hello", lang)
         # the conversation's replies (greeting, responses, slot prompts, fallback) from the same file
         self.dialogue = load_dialogue(path)
 

@@ -72,6 +72,7 @@ class VoiceServer:
             keys = KeyPolicy.from_file(security.api_keys)
         self.certificates = certificates
         self.load_error: str | None = None
+        self._stopping: asyncio.Future | None = None
         self.metrics = metrics or Metrics(self.service, self.model_state)
         self.engine.set_telemetry(self.metrics)
         limits = StreamLimits(config.server.idle_timeout_s, config.server.max_stream_seconds)
@@ -140,6 +141,12 @@ class VoiceServer:
         self.service.announce_drain()
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
 
+    async def close_listener(self, grace: float) -> None:
+        """Stop listening now (grpc-core's shutdown, with ``grace`` for the calls in progress)."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self.server.stop(grace + CLOSE_MARGIN_S))
+            await asyncio.sleep(0)  # let grpc-core's shutdown begin: the port refuses connections
+
     async def wait_ready(self) -> None:
         if self._load_task is not None:
             await self._load_task
@@ -154,11 +161,13 @@ class VoiceServer:
         grace = self.config.server.grace_period_s if grace is None else grace
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        stopping = asyncio.ensure_future(self.server.stop(grace + CLOSE_MARGIN_S))
-        await asyncio.sleep(0)  # grpc-core stops listening and refuses new calls from here
-        self.service.drain()  # a call that slipped in meanwhile, and the other doors' new calls
+        # grpc-core stops listening and takes no new calls from here; one it had already taken
+        # is served like the others (answering it UNAVAILABLE would lose it behind a balancer)
+        await self.close_listener(grace)
+        stopping = self._stopping
         while self.guard.active and loop.time() < deadline and not stopping.done():
             await asyncio.sleep(0.05)
+        self.service.drain()
         closed = await self.guard.close_all()
         if closed:
             _LOGGER.warning("Drain: %d call(s) still running after %.1f s were closed (UNAVAILABLE)", closed, grace)

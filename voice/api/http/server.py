@@ -68,10 +68,16 @@ class HttpServer:
         return self.port
 
     async def stop(self, grace_s: float = 0.0) -> None:
-        """Give calls in progress up to ``grace_s`` to end by themselves (new calls are refused:
-        the service is draining), then close the rest (1001) and stop listening."""
+        """Stop listening (new connections are refused: a load balancer tries another
+        replica), give calls in progress up to ``grace_s`` to end by themselves, then close the
+        rest (1001)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                server = getattr(site, "_server", None)
+                if server is not None:
+                    server.close()  # the listening socket only: open connections go on
         while self.service.admission.active("conversation") and loop.time() < deadline:
             await asyncio.sleep(0.05)
         runner, self._runner = self._runner, None
