@@ -7,7 +7,8 @@ Every RPC of a servicer registered with :func:`add_servicer` gets:
   logs a traceback per call); in a request stream, a bad message ends the input like any
   other invalid input (what came before is still answered);
 * service errors mapped to status codes (:data:`STATUS`), with a retry hint in the trailing
-  metadata for ``RESOURCE_EXHAUSTED``.
+  metadata for ``RESOURCE_EXHAUSTED``; any other exception (a bug, a backend that failed)
+  ends that call only, with ``INTERNAL`` and one logged traceback.
 
 Servicer methods take parsed messages and may raise :class:`~voice.core.errors.ServiceError`.
 """
@@ -53,6 +54,13 @@ async def abort(context: grpc.aio.ServicerContext, error: ServiceError) -> None:
     await context.abort(status_of(error), str(error))
 
 
+async def internal(context: grpc.aio.ServicerContext, error: Exception) -> None:
+    if isinstance(error, grpc.aio.AbortError):
+        raise error
+    _LOGGER.error("internal error; the call ends with INTERNAL", exc_info=error)
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error ({type(error).__name__})")
+
+
 class _Parser:
     def __init__(self, method: str, message_class):
         self.method = method
@@ -77,6 +85,8 @@ def _unary_unary(impl: Callable, parse: _Parser):
             return await impl(parse(data), context)
         except ServiceError as exc:
             await abort(context, exc)
+        except Exception as exc:  # a bug or a backend failure: this call only, INTERNAL, one traceback
+            await internal(context, exc)
     return handler
 
 
@@ -87,6 +97,8 @@ def _unary_stream(impl: Callable, parse: _Parser):
                 yield response
         except ServiceError as exc:
             await abort(context, exc)
+        except Exception as exc:  # a bug or a backend failure: this call only, INTERNAL, one traceback
+            await internal(context, exc)
     return handler
 
 
@@ -96,6 +108,8 @@ def _stream_unary(impl: Callable, parse: _Parser):
             return await impl(parse.stream(requests), context)
         except ServiceError as exc:
             await abort(context, exc)
+        except Exception as exc:  # a bug or a backend failure: this call only, INTERNAL, one traceback
+            await internal(context, exc)
     return handler
 
 
@@ -106,6 +120,8 @@ def _stream_stream(impl: Callable, parse: _Parser):
                 yield response
         except ServiceError as exc:
             await abort(context, exc)
+        except Exception as exc:  # a bug or a backend failure: this call only, INTERNAL, one traceback
+            await internal(context, exc)
     return handler
 
 
