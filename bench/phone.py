@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -83,7 +82,7 @@ def _expect_enum(kind: str):
 
 def run_language(address: str, lang: str, clips: list[Clip], candidates: list[str], hints: bool) -> list[dict]:
     """One real-time stream: an intro prompt, then the clips; one row per clip."""
-    intro = pick_prompts(lang, 1, min_words=4, max_words=12)
+    intro = pick_prompts(lang, 1, min_words=6, max_words=14)
     pieces: list[tuple[np.ndarray, int | None]] = []  # (int16 audio, clip index or None)
     import soundfile as sf
 

@@ -71,11 +71,26 @@ def soak(address: str, pid: int, streams: int, seconds: float, stats: ServerStat
     chosen = [prompts[i % len(prompts)] for i in range(count)]
     rss0 = rss_mb(pid)
     t0 = time.monotonic()
+    samples: list[tuple[float, float]] = []  # (seconds into the soak, RSS MB)
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(5.0):
+            samples.append((time.monotonic() - t0, rss_mb(pid)))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     row = run_level(address, streams, chosen, "en", pid, stats)
+    done.set()
+    end = rss_mb(pid)
+    # growth after the warm-up (the first quarter: allocator pools, caches, model buffers fill)
+    warm = next((mb for t, mb in samples if t >= seconds / 4), rss0)
     return {"streams": streams, "seconds": round(time.monotonic() - t0), "utterances": row["utterances"],
             "finals_missing": row["missing_finals"], "errors": row["errors"], "final_p50_s": row["final_p50_s"],
             "final_p95_s": row["final_p95_s"], "wer": row["wer"], "rss_start_mb": round(rss0),
-            "rss_growth_pct": round((rss_mb(pid) - rss0) / rss0 * 100, 2)}
+            "rss_after_warmup_mb": round(warm), "rss_end_mb": round(end), "rss_peak_mb": round(max([end, *(mb for _, mb in samples)])),
+            "rss_growth_pct": round((end - rss0) / rss0 * 100, 2),
+            "rss_growth_after_warmup_pct": round((end - warm) / warm * 100, 2)}
 
 
 def overload(streams: int, limit: int) -> dict:

@@ -1,7 +1,7 @@
 """Which voice do callers understand? Round-trip WER of every installed voice, per language.
 
     .venv/bin/python bench/voices.py [--languages en,es,fr,it,pt,de] [--voices NAME,...]
-                                     [--replies 8] [--espeak main|all|none] [--telephone]
+                                     [--replies 4] [--espeak main|all|none] [--telephone]
                                      [--out voice/engines/voice_wer.json] [--ttfa]
 
 A fixed set of prompts per language (the shipped call-centre domain's replies, in order,
@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", default=",".join(LANGUAGES))
     parser.add_argument("--voices", default="", help="only these voice names (comma-separated)")
-    parser.add_argument("--replies", type=int, default=8, help="domain replies per language (+3 numbers/dates)")
+    parser.add_argument("--replies", type=int, default=4, help="domain replies per language (+3 numbers/dates)")
     parser.add_argument("--espeak", choices=("main", "all", "none"), default="main")
     parser.add_argument("--telephone", action="store_true", help="round trip through 8 kHz mu-law")
     parser.add_argument("--out", default="", help="WER table to merge into (default: the shipped one)")

@@ -26,6 +26,7 @@ CASES = [
     (Expect.AMOUNT, "es", "ochenta y tres dólares", "83 USD"),
     (Expect.AMOUNT, "ru", "32 доллара", "32 USD"),
     (Expect.AMOUNT, "fr", "vingt livres", "20 GBP"),
+    (Expect.AMOUNT, "en", "$60, $2.00.", "62 USD"),  # "sixty ... two dollars" said apart
     (Expect.DATE, "en", "September 15th", "--09-15"),
     (Expect.DATE, "en", "March the fifteenth 2024", "2024-03-15"),
     (Expect.DATE, "fr", "le 7 mai", "--05-07"),
@@ -33,6 +34,7 @@ CASES = [
     (Expect.DATE, "es", "17 de agosto", "--08-17"),
     (Expect.DATE, "it", "ventisei maggio", "--05-26"),
     (Expect.DATE, "ru", "22 июля", "--07-22"),
+    (Expect.DATE, "es", "24, 10, octubre", "--10-24"),
     (Expect.DATE, "en", "some day soon", ""),
     (Expect.TIME, "en", "8 o'clock", "08:00"),
     (Expect.TIME, "en", "3:30 p.m.", "15:30"),
@@ -48,6 +50,8 @@ CASES = [
     (Expect.YES_NO, "it", "no", "false"),
     (Expect.YES_NO, "ru", "Нет.", "false"),
     (Expect.YES_NO, "en", "banana", ""),
+    (Expect.YES_NO, "it", "non si si si", "true"),  # the majority
+    (Expect.YES_NO, "fr", "No", "false"),  # another language's word
     (Expect.SPELLING, "en", "A, B, C, 1, 2", "ABC12"),
     (Expect.SPELLING, "en", "bee see dee", "BCD"),
 ]

@@ -36,11 +36,16 @@ def test_numeric_finals_never_flip_the_stream() -> None:
     assert stream.preferred == "en"
 
 
-def test_short_utterances_never_set_or_switch() -> None:
+def test_short_utterances_never_switch() -> None:
     stream = StreamLanguage("en", CANDIDATES)
     assert stream.preferred == "en" and stream.margin == DECLARED_LANGUAGE_MARGIN
     assert stream.observe("fr", "oui", LANGUAGE_SWITCH_MIN_S - 0.1) == "fr"  # reported as decoded
     assert stream.preferred == "en"
+    fresh = StreamLanguage(None, CANDIDATES)  # nothing known: the first words set it
+    fresh.observe("fr", "Vous n'êtes plus en ligne.", 1.8)
+    assert fresh.preferred == "fr"
+    fresh.observe("es", "Sí, claro", 1.5)  # too short to switch
+    assert fresh.preferred == "fr"
     assert keeps_language(1.0, "fr", CANDIDATES)  # decoded in the preferred language, no detection
     assert not keeps_language(LANGUAGE_SWITCH_MIN_S, "fr", CANDIDATES)
     assert not keeps_language(1.0, None, CANDIDATES)  # nothing known yet: detect

@@ -69,6 +69,7 @@ CURRENCIES = {
 SUBUNITS = {"cent", "cents", "centime", "centimes", "centavo", "centavos", "centesimo", "centesimi", "копейка",
             "копейки", "копеек", "penny", "pence"}
 CURRENCY_OF = {fold(w): code for code, words in CURRENCIES.items() for w in words}
+_SYMBOLS = {"$", "€", "£", "₽"}
 _AND = {"and", "et", "y", "e", "и", "con", "with"}
 _MINUS = {"minus", "moins", "menos", "meno", "минус"}
 _POINT = {"point", "virgule", "coma", "punto", "virgola", "запятая", "точка"}
@@ -200,7 +201,8 @@ def text_has_minus(tokens: list[Token], before: int) -> bool:
 
 
 def _amount(tokens: list[Token], lang: str) -> str | None:
-    code = None
+    code = next((CURRENCY_OF[t.text] for t in tokens if t.text in _SYMBOLS), None)
+    tokens = [t for t in tokens if t.text not in _SYMBOLS]  # "$60, $2" reads as "60, 2"
     used: set[int] = set()
     for i, t in enumerate(tokens):
         c = CURRENCY_OF.get(t.key) or CURRENCY_OF.get(t.text)
@@ -208,6 +210,10 @@ def _amount(tokens: list[Token], lang: str) -> str | None:
             code = code or c
             used.add(i)
     dec = _written_decimal(tokens)
+    if dec is not None and dec[1].endswith(".00") and sum(1 for t in tokens if t.key[:1].isdigit()) > 1:
+        # "$60, $2.00": Whisper wrote tens and unit said apart as two amounts
+        tokens = [Token(t.text[:-3], t.key[:-3], t.start, t.end) if i == dec[0] else t for i, t in enumerate(tokens)]
+        dec = None
     if dec is not None:
         if _content(tokens, used | {dec[0]}):
             return None
@@ -252,6 +258,8 @@ def _date(tokens: list[Token], lang: str) -> str | None:
             year = n.value
         elif month is None and 1 <= n.value <= 12 and day is not None:
             month = n.value
+        elif n.value == month and not n.ordinal:
+            pass  # "24, 10, octubre": the month said (or heard) twice
         else:
             return None
         used |= set(range(n.start, n.end))
@@ -296,14 +304,15 @@ _ALL_NO = {fold(w) for words in NO.values() for w in words}
 
 
 def _yes_no(tokens: list[Token], lang: str) -> str | None:
-    """The first answer word decides; the language's words first, then any language's (a
-    French "non" is often written "No")."""
+    """The answer words' majority decides (the first on a tie); the language's words first,
+    then any language's (a French "non" is often written "No")."""
     for yes, no in (({fold(w) for w in YES.get(lang, [])}, {fold(w) for w in NO.get(lang, [])}), (_ALL_YES, _ALL_NO)):
-        for t in tokens:
-            if t.key in no:
-                return "false"
-            if t.key in yes:
-                return "true"
+        votes = [t.key in yes for t in tokens if t.key in yes or t.key in no]
+        if votes:
+            n_yes = sum(votes)
+            if n_yes * 2 == len(votes):
+                return "true" if votes[0] else "false"
+            return "true" if n_yes * 2 > len(votes) else "false"
     return None
 
 

@@ -11,6 +11,8 @@ The rule for a stream with several candidate languages (:func:`pick_language`,
 * a longer one switches only when another candidate is :data:`DECLARED_LANGUAGE_MARGIN`
   times as likely as the declared language, :data:`HISTORY_LANGUAGE_MARGIN` times as likely
   as a language the stream has spoken;
+* the history is the language of the last final that carried one: the first such final
+  sets it, later ones change it only when at least :data:`LANGUAGE_SWITCH_MIN_S` long;
 * numerals and punctuation carry no language (:func:`carries_language`): a final such as
   "3, 2, 3, 2." neither sets nor changes the stream's language, and is reported in the
   preferred language; an interim like it commits no language for its utterance.
@@ -111,6 +113,7 @@ class StreamLanguage:
         and return the language to report for it."""
         if not carries_language(text):
             return self.preferred or language
-        if language and (not self.candidates or language in self.candidates) and seconds >= LANGUAGE_SWITCH_MIN_S:
+        if language and (not self.candidates or language in self.candidates) and (
+                seconds >= LANGUAGE_SWITCH_MIN_S or self.preferred is None):
             self.spoken = language
         return language

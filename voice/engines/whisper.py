@@ -29,7 +29,6 @@ from ..core.answers import Expect, vocabulary
 from ..core.audio import SAMPLE_RATE
 from ..core.errors import InvalidArgument
 from ..core.itn import LANGUAGES as ITN_LANGUAGES
-from ..core.itn import fold
 from ..core.languages import keeps_language, pick_language
 from ..core.transcripts import DecodeOptions, Transcript, Word
 from . import fw_compat

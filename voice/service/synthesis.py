@@ -76,6 +76,8 @@ class SynthesisService:
         limit = self.limits.max_text_chars  # server.max_text_chars
         if len(request.text) > limit:
             raise InvalidArgument("text", f"at most {limit} characters, got {len(request.text)}")
+        if "\x00" in request.text:  # espeak-ng (phonemes of every backend) cannot take one (fuzzing found it)
+            raise InvalidArgument("text", "must not contain NUL characters")
         try:
             voice = self.engine.catalogue.select(request.voice, request.language_code)
         except KeyError as exc:
@@ -158,6 +160,8 @@ class SynthesisService:
                 job.extend(planner.add(request.text))
                 more.set()
             async for text in texts:
+                if "\x00" in text:
+                    raise InvalidArgument("text", "must not contain NUL characters")
                 if len(text) > self.limits.max_text_chars:
                     raise InvalidArgument("text", f"at most {self.limits.max_text_chars} characters "
                                           f"a piece, got {len(text)}")

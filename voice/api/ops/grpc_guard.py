@@ -142,9 +142,10 @@ class GrpcGuard(grpc.aio.ServerInterceptor):
                     code = context.code() or grpc.StatusCode.OK
                     if current is not None:
                         current.set_attribute("grpc.status", code.name)
-            except BaseException:
+            except BaseException as exc:
                 if code is grpc.StatusCode.OK:
-                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    gone = isinstance(exc, GeneratorExit) or context.cancelled()  # the client stopped reading
+                    code = context.code() or (grpc.StatusCode.CANCELLED if gone else grpc.StatusCode.UNKNOWN)
                 raise
             finally:
                 guard.calls.discard(call)
