@@ -29,7 +29,7 @@ from voice.testing.prompts import pick_prompts, wer
 
 GAP_S = 1.0  # silence between the prompts: one final each at the default endpointing
 WER_LIMIT = 0.15
-TEXT = "Your card is blocked. A new one is on its way."
+TEXT = "Your card is blocked. We will send you another card this week."
 
 
 @functools.cache
@@ -304,7 +304,7 @@ def _wav(pcm: bytes, rate: int) -> bytes:
 
 def test_synthesize_online_streams_texts(tts, asr):
     """The installed client's SynthesizeOnline: one request per text, audio in many chunks."""
-    texts = ["Your card is blocked.", "A new one is on its way"]
+    texts = ["Your card is blocked.", "We will send you another card this week"]
     responses = list(tts.synthesize_online(texts, None, "en-US", sample_rate_hz=16000))
     assert len(responses) > 3
     assert wer([" ".join(texts)], [_recognize(asr, _wav(b"".join(r.audio for r in responses), 16000))]) <= 0.2
