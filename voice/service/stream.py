@@ -78,6 +78,9 @@ class Speculation:
     expect: Expect = Expect.FREE  # the answer it was decoded for
 
 
+UNFORCED = (Expect.DIGITS, Expect.SPELLING)  # finals not forced to start with the committed prefix
+
+
 class StreamDriver:
     def __init__(self, engine: SpeechEngine, options: StreamOptions, beam_size: int, hints: tuple[str, ...] = (),
                  candidates: tuple[str, ...] = (), intent_context: Callable[[], dict | None] | None = None,
@@ -154,7 +157,10 @@ class StreamDriver:
     # -- internals ----------------------------------------------------------------------
     def _options(self, index: int, interim: bool) -> DecodeOptions:
         opts = self._base
-        if index == self._agreement_index and self._agreement.committed:
+        # a digit string's final is decoded afresh: an interim that missed the first digit
+        # must not force the final to start without it
+        if (index == self._agreement_index and self._agreement.committed
+                and not (self._expect in UNFORCED and not interim)):
             opts = replace(opts, prefix=self._agreement.committed_text())
         if index in self._language:
             opts = replace(opts, language=self._language[index], candidates=())
