@@ -24,30 +24,25 @@ Figures depend on the box (taken on a shared, loaded 2-core machine in the READM
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
+import os
+import tempfile
+import threading
+import time
 
-# bench/ holds scripts named like modules (http.py): this one imports nothing from there
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
+import grpc
+import numpy as np
+import soundfile as sf
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-
-import grpc  # noqa: E402
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
-
-from voice.testing import reliability  # noqa: E402
-from voice.testing.harness import ServerStats, free_port, pct, run_level, start_server  # noqa: E402
-from voice.testing.ops import ServeProcess, sample, scrape  # noqa: E402
-from voice.testing.prompts import SOUNDS, pick_prompts  # noqa: E402
-from voice.testing.streams import silence  # noqa: E402
+from voice.testing import reliability
+from voice.testing.harness import ServerStats, free_port, pct, run_level, start_server
+from voice.testing.ops import ServeProcess, sample, scrape
+from voice.testing.prompts import SOUNDS, pick_prompts
+from voice.testing.streams import silence
 
 PROMPT = SOUNDS / "en" / "queue-callswaiting.wav"
 

@@ -1,6 +1,6 @@
 """OpenAI REST door vs the gRPC ``voice.v1`` calls, same audio, same server, one run.
 
-    .venv/bin/python bench/http.py [--prompts 8] [--runs 2]
+    .venv/bin/python bench/openai_http.py [--prompts 8] [--runs 2]
 
 Starts ``voice serve --http-port`` on free loopback ports (one process: both doors on the same
 service and engine) and sends each request through both doors, alternating which goes first:
