@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -58,7 +59,15 @@ def start_nginx(directory: Path, a: int, b: int) -> tuple[subprocess.Popen, int]
     proc = subprocess.Popen([NGINX, "-p", str(directory), "-c", str(directory / "nginx.conf"),
                              "-e", str(directory / "error.log"), "-g", "daemon off;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return proc, port
+    deadline = time.monotonic() + 20  # nginx listens a moment after it starts: wait for it
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"nginx did not listen on {port}: {proc.stderr.read() if proc.poll() is not None else ''}")
+            time.sleep(0.05)
 
 
 class Stream(threading.Thread):
