@@ -21,6 +21,7 @@ from .. import web as web_page
 from ..openai import realtime as openai_realtime
 from ..openai import rest as openai_rest
 from ..ops import http_guard
+from ..site import Listener
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class HttpServer:
         self.app.router.add_get("/health", self._health)
         for door in DOORS:
             door.add_routes(self.app, service)
-        self._runner: web.AppRunner | None = None
+        self._listener = Listener(self.app, host, port, ssl_context=ssl_context, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
 
     async def _health(self, request: web.Request) -> web.Response:
         if self.service.ready:
@@ -54,15 +55,7 @@ class HttpServer:
         return web.json_response({"status": "NOT_SERVING"}, status=503)
 
     async def start(self) -> int:
-        runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = runner.addresses[0][1]
+        self.port = await self._listener.start()
         paths = sorted({route.resource.canonical for route in self.app.router.routes() if route.resource})
         _LOGGER.info("HTTP on %s:%d (%s)", self.host, self.port, ", ".join(paths))
         return self.port
@@ -73,13 +66,7 @@ class HttpServer:
         rest (1001)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace_s
-        if self._runner is not None:
-            for site in list(self._runner.sites):
-                server = getattr(site, "_server", None)
-                if server is not None:
-                    server.close()  # the listening socket only: open connections go on
+        self._listener.stop_listening()
         while self.service.admission.active("conversation") and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self._listener.close()

@@ -29,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from ...core.telemetry import Telemetry
+from ..site import Listener
 from .keys import LEASE
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class MetricsServer:
         self.app = web.Application(middlewares=list(middlewares))
         self.app.router.add_get("/metrics", self._metrics)
         self.app.router.add_get("/health", self._health)
-        self._runner: web.AppRunner | None = None
+        self._listener = Listener(self.app, host, port, ssl_context=ssl_context)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = self.metrics.exposition()
@@ -158,19 +159,9 @@ class MetricsServer:
         return web.json_response({"status": "NOT_SERVING", "state": self.metrics.model_state()}, status=503)
 
     async def start(self) -> int:
-        runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = runner.addresses[0][1]
+        self.port = await self._listener.start()
         _LOGGER.info("Metrics on %s:%d/metrics", self.host, self.port)
         return self.port
 
     async def stop(self, grace_s: float = 0.0) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self._listener.close()
