@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvoice_api/v1/understander.proto\x12\x08voice.v1\"Q\n\x11UnderstandRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rlanguage_code\x18\x02 \x01(\t\x12\x17\n\x0fprevious_intent\x18\x03 \x01(\t\"E\n\nIntentSlot\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x05\"7\n\x11IntentAlternative\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"\x90\x01\n\x12UnderstandResponse\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12#\n\x05slots\x18\x03 \x03(\x0b\x32\x14.voice.v1.IntentSlot\x12\x31\n\x0c\x61lternatives\x18\x04 \x03(\x0b\x32\x1b.voice.v1.IntentAlternative\"+\n\x12ListIntentsRequest\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\"V\n\nIntentInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0elanguage_codes\x18\x02 \x03(\t\x12\r\n\x05slots\x18\x03 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"T\n\x13ListIntentsResponse\x12%\n\x07intents\x18\x01 \x03(\x0b\x32\x14.voice.v1.IntentInfo\x12\x16\n\x0elanguage_codes\x18\x02 \x03(\t2\xa3\x01\n\x0cUnderstander\x12G\n\nUnderstand\x12\x1b.voice.v1.UnderstandRequest\x1a\x1c.voice.v1.UnderstandResponse\x12J\n\x0bListIntents\x12\x1c.voice.v1.ListIntentsRequest\x1a\x1d.voice.v1.ListIntentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvoice_api/v1/understander.proto\x12\x08voice.v1\"Q\n\x11UnderstandRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x15\n\rlanguage_code\x18\x02 \x01(\t\x12\x17\n\x0fprevious_intent\x18\x03 \x01(\t\"E\n\nIntentSlot\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x05\"7\n\x11IntentAlternative\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\"\xab\x01\n\x12UnderstandResponse\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12#\n\x05slots\x18\x03 \x03(\x0b\x32\x14.voice.v1.IntentSlot\x12\x31\n\x0c\x61lternatives\x18\x04 \x03(\x0b\x32\x1b.voice.v1.IntentAlternative\x12\x19\n\x11unavailable_slots\x18\x05 \x03(\t\"+\n\x12ListIntentsRequest\x12\x15\n\rlanguage_code\x18\x01 \x01(\t\"V\n\nIntentInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0elanguage_codes\x18\x02 \x03(\t\x12\r\n\x05slots\x18\x03 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"T\n\x13ListIntentsResponse\x12%\n\x07intents\x18\x01 \x03(\x0b\x32\x14.voice.v1.IntentInfo\x12\x16\n\x0elanguage_codes\x18\x02 \x03(\t2\xa3\x01\n\x0cUnderstander\x12G\n\nUnderstand\x12\x1b.voice.v1.UnderstandRequest\x1a\x1c.voice.v1.UnderstandResponse\x12J\n\x0bListIntents\x12\x1c.voice.v1.ListIntentsRequest\x1a\x1d.voice.v1.ListIntentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,13 +38,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INTENTALTERNATIVE']._serialized_start=199
   _globals['_INTENTALTERNATIVE']._serialized_end=254
   _globals['_UNDERSTANDRESPONSE']._serialized_start=257
-  _globals['_UNDERSTANDRESPONSE']._serialized_end=401
-  _globals['_LISTINTENTSREQUEST']._serialized_start=403
-  _globals['_LISTINTENTSREQUEST']._serialized_end=446
-  _globals['_INTENTINFO']._serialized_start=448
-  _globals['_INTENTINFO']._serialized_end=534
-  _globals['_LISTINTENTSRESPONSE']._serialized_start=536
-  _globals['_LISTINTENTSRESPONSE']._serialized_end=620
-  _globals['_UNDERSTANDER']._serialized_start=623
-  _globals['_UNDERSTANDER']._serialized_end=786
+  _globals['_UNDERSTANDRESPONSE']._serialized_end=428
+  _globals['_LISTINTENTSREQUEST']._serialized_start=430
+  _globals['_LISTINTENTSREQUEST']._serialized_end=473
+  _globals['_INTENTINFO']._serialized_start=475
+  _globals['_INTENTINFO']._serialized_end=561
+  _globals['_LISTINTENTSRESPONSE']._serialized_start=563
+  _globals['_LISTINTENTSRESPONSE']._serialized_end=647
+  _globals['_UNDERSTANDER']._serialized_start=650
+  _globals['_UNDERSTANDER']._serialized_end=813
 # @@protoc_insertion_point(module_scope)

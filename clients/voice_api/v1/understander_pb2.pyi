@@ -37,16 +37,18 @@ class IntentAlternative(_message.Message):
     def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class UnderstandResponse(_message.Message):
-    __slots__ = ("intent", "confidence", "slots", "alternatives")
+    __slots__ = ("intent", "confidence", "slots", "alternatives", "unavailable_slots")
     INTENT_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     SLOTS_FIELD_NUMBER: _ClassVar[int]
     ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_SLOTS_FIELD_NUMBER: _ClassVar[int]
     intent: str
     confidence: float
     slots: _containers.RepeatedCompositeFieldContainer[IntentSlot]
     alternatives: _containers.RepeatedCompositeFieldContainer[IntentAlternative]
-    def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., slots: _Optional[_Iterable[_Union[IntentSlot, _Mapping]]] = ..., alternatives: _Optional[_Iterable[_Union[IntentAlternative, _Mapping]]] = ...) -> None: ...
+    unavailable_slots: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, intent: _Optional[str] = ..., confidence: _Optional[float] = ..., slots: _Optional[_Iterable[_Union[IntentSlot, _Mapping]]] = ..., alternatives: _Optional[_Iterable[_Union[IntentAlternative, _Mapping]]] = ..., unavailable_slots: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListIntentsRequest(_message.Message):
     __slots__ = ("language_code",)
