@@ -138,14 +138,30 @@ def test_streaming_wav_16k_real_time_interims(asr, wav_files):
     assert "Stability:" in printed and printed.count("## ") == len(finals)
 
 
+def _check_alternatives(results, most: int) -> None:
+    """n-best as Riva gives them: at most ``most``, distinct, the first with the words, and
+    more than one for some result."""
+    for r in results:
+        texts = [a.transcript for a in r.alternatives]
+        assert 1 <= len(texts) <= most and len(set(texts)) == len(texts), texts
+        assert all(t.endswith(" ") for t in texts) and all(0.0 < a.confidence <= 1.0 for a in r.alternatives)
+        assert all(not a.words for a in r.alternatives[1:])
+    assert any(len(r.alternatives) > 1 for r in results)
+
+
 def test_streaming_raw_linear_pcm(asr):
-    """A header-less stream: LINEAR_PCM at 8 kHz, as a microphone client sends it."""
+    """A header-less stream: LINEAR_PCM at 8 kHz, as a microphone client sends it, with three
+    alternatives asked: finals carry the n-best, interims one reading."""
     audio, rate = sf.read(_prompts()[0].path, dtype="int16")
     data = audio.tobytes()
-    config = _streaming_config(encoding=riva.client.AudioEncoding.LINEAR_PCM, sample_rate_hertz=rate)
+    config = _streaming_config(encoding=riva.client.AudioEncoding.LINEAR_PCM, sample_rate_hertz=rate,
+                               max_alternatives=3)
     chunks = [data[i:i + 1600] for i in range(0, len(data), 1600)]
-    finals = _finals(asr.streaming_response_generator(audio_chunks=chunks, streaming_config=config))
+    responses = list(asr.streaming_response_generator(audio_chunks=chunks, streaming_config=config))
+    finals = _finals(responses)
     assert wer([_prompts()[0].text], ["".join(r.alternatives[0].transcript for r in finals)]) <= WER_LIMIT
+    _check_alternatives(finals, 3)
+    assert all(len(r.alternatives) == 1 for resp in responses for r in resp.results if not r.is_final)
 
 
 @pytest.mark.parametrize("fmt,subtype,encoding", [("FLAC", "PCM_16", None), ("OGG", "OPUS", "OGGOPUS")])
@@ -169,7 +185,8 @@ def test_streaming_flac_and_ogg_opus(asr, tmp_path, fmt, subtype, encoding):
 
 @pytest.mark.parametrize("name", ["16k", "8k-mulaw"])
 def test_offline_wav(asr, wav_files, name):
-    """transcribe_file_offline.py: the whole file in one request (the header decides the format)."""
+    """transcribe_file_offline.py: the whole file in one request (the header decides the format),
+    with its three alternatives (the n-best of each utterance's beam search)."""
     path = wav_files[name]
     config = riva.client.RecognitionConfig(language_code="en-US", max_alternatives=3, enable_word_time_offsets=True,
                                            verbatim_transcripts=True)
@@ -177,7 +194,7 @@ def test_offline_wav(asr, wav_files, name):
     riva.client.add_word_boosting_to_config(config, ["agent number"], 4.0)
     response = asr.offline_recognize(path.read_bytes(), config)
     assert len(response.results) == len(_prompts())
-    assert all(len(r.alternatives) == 1 for r in response.results)  # up to max_alternatives
+    _check_alternatives(response.results, 3)
     text = "".join(r.alternatives[0].transcript for r in response.results)
     assert wer(_reference(), [text]) <= WER_LIMIT
     _check_words(response.results, sf.info(str(path)).duration)
@@ -310,6 +327,28 @@ def test_synthesize_online_streams_texts(tts, asr):
     assert wer([" ".join(texts)], [_recognize(asr, _wav(b"".join(r.audio for r in responses), 16000))]) <= 0.2
 
 
+def test_synthesize_online_ogg_opus(tts):
+    """SynthesizeOnline with encoding OGGOPUS: Ogg pages as the audio comes; the chunks joined are
+    one Ogg Opus file (soundfile and PyAV read it) as long as the same text's raw samples."""
+    texts = ["Your card is blocked.", "We will send you another card this week"]
+    pcm = b"".join(r.audio for r in tts.synthesize_online(texts, None, "en-US", sample_rate_hz=16000))
+    responses = list(tts.synthesize_online(texts, None, "en-US", sample_rate_hz=16000,
+                                           encoding=riva.client.AudioEncoding.OGGOPUS))
+    assert len(responses) > 3 and all(r.audio[:4] == b"OggS" for r in responses)
+    assert " ".join(r.meta.text for r in responses if r.meta.text) == " ".join(texts)
+    ogg = b"".join(r.audio for r in responses)
+    audio, rate = sf.read(io.BytesIO(ogg), dtype="int16")
+    expected_s = len(pcm) / 2 / 16000
+    assert rate == 16000 and abs(audio.size / rate - expected_s) < 0.05, (audio.size / rate, expected_s)
+    assert np.sqrt(np.mean(audio.astype(np.float64) ** 2)) > 300
+    import av
+
+    with av.open(io.BytesIO(ogg)) as container:
+        stream = container.streams.audio[0]
+        decoded = sum(frame.samples for frame in container.decode(stream)) / stream.rate
+    assert stream.codec_context.name == "opus" and abs(decoded - expected_s) < 0.05
+
+
 def test_synthesize_online_single_request_form(auth, asr):
     """An older client: SynthesizeOnline as one request, a stream of audio back."""
     call = auth.channel.unary_stream(
@@ -347,6 +386,7 @@ def test_unsupported_features_name_their_field(asr, tts, wav_files):
         "config.endpointing_config.stop_history_eou": None,
         "config.endpointing_config.stop_threshold": None,
         "config.custom_configuration.speaker_count": None,
+        "config.max_alternatives": riva.client.RecognitionConfig(max_alternatives=-1),
     }
     cases["config.diarization_config.enable_speaker_diarization"] = c = riva.client.RecognitionConfig()
     riva.client.add_speaker_diarization_to_config(c, True, 2)
@@ -384,8 +424,8 @@ def test_unsupported_features_name_their_field(asr, tts, wav_files):
     assert err.details().startswith("custom_dictionary: ")
     err = _error(lambda: tts.synthesize(TEXT, encoding=riva.client.AudioEncoding.FLAC))
     assert err.details().startswith("encoding: FLAC output is not supported")
-    err = _error(lambda: list(tts.synthesize_online(TEXT, encoding=riva.client.AudioEncoding.OGGOPUS)))
-    assert err.details().startswith("encoding: OGGOPUS output is for Synthesize")
+    err = _error(lambda: list(tts.synthesize_online(TEXT, encoding=riva.client.AudioEncoding.FLAC)))
+    assert err.details().startswith("encoding: FLAC output is not supported")
     err = _error(lambda: tts.synthesize(TEXT, voice_name="English-US.Female-1"))
     assert err.details().startswith("voice_name: ")
     err = _error(lambda: list(tts.synthesize_online(TEXT, sample_rate_hz=1000)))

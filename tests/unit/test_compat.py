@@ -45,6 +45,40 @@ def test_short_window_is_scoped_to_the_block():
     assert fw.pad_or_trim(mel).shape[-1] == fw_compat.FULL_WINDOW
 
 
+def test_hypotheses_are_scoped_to_the_block():
+    """n-best: inside ``hypotheses`` (this thread) a beam search returns and records several
+    hypotheses, capped at its beam; outside, and for sampling, calls pass through unchanged."""
+    from types import SimpleNamespace
+
+    class Whisper:  # what the wrapper sees of CTranslate2's Whisper
+        is_multilingual = True
+
+        def __init__(self):
+            self.calls = []
+
+        def generate(self, features, prompts, **kwargs):
+            self.calls.append(kwargs)
+            n = kwargs.get("num_hypotheses", 1)
+            return [SimpleNamespace(sequences_ids=[[i] for i in range(n)], scores=[-0.1 * (i + 1) for i in range(n)])]
+
+    model = SimpleNamespace(model=Whisper())
+    inner = model.model
+    fw_compat.install_hypotheses(model)
+    fw_compat.install_hypotheses(model)  # idempotent
+    assert model.model.is_multilingual and model.model._inner is inner
+    model.model.generate(None, [[1]], beam_size=5)
+    assert "num_hypotheses" not in inner.calls[-1]
+    with fw_compat.hypotheses(8) as calls:
+        result = model.model.generate(None, [[1]], beam_size=5)[0]
+        model.model.generate(None, [[1]], beam_size=1, num_hypotheses=5, sampling_temperature=0.4)
+    assert inner.calls[-2]["num_hypotheses"] == 5  # at most the beam
+    assert inner.calls[-1]["num_hypotheses"] == 5 and len(calls) == 1  # sampling: faster-whisper's best_of
+    assert calls[0] == [([i], pytest.approx(-0.1 * (i + 1))) for i in range(5)]
+    assert result.sequences_ids[0] == [0]  # faster-whisper reads the same best
+    model.model.generate(None, [[1]], beam_size=5)
+    assert "num_hypotheses" not in inner.calls[-1]
+
+
 def test_installed_piper_has_every_internal_we_use():
     piper_compat.check()
     assert (piper_compat.espeak_data_dir() / "lang").is_dir()

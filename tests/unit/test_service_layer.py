@@ -215,6 +215,7 @@ class FakeEngine:
     (RecognitionConfig(encoding="MULAW", sample_rate_hertz=8000, phrase_hints=("x" * 1001,)), "config.phrase_hints"),
     (RecognitionConfig(encoding="MULAW", sample_rate_hertz=8000,
                        endpointing=EndpointingRequest(trailing_silence_ms=50)), "config.endpointing.trailing_silence_ms"),
+    (RecognitionConfig(encoding="MULAW", sample_rate_hertz=8000, max_alternatives=-1), "config.max_alternatives"),
 ])
 def test_recognition_config_errors_name_the_field(config, field):
     service = VoiceService(FakeEngine())
@@ -234,6 +235,30 @@ def test_recognition_config_is_prepared():
     assert prepared.options.endpointing.vad_aggressiveness == 0
     assert prepared.options.endpointing.trailing_silence_ms == 900
     assert prepared.options.interim_results
+
+
+@pytest.mark.parametrize("wanted, prepared", [(0, 1), (1, 1), (3, 3), (50, Config().asr.beam_size)])
+def test_max_alternatives_is_capped_at_the_beam(wanted, prepared):
+    service = VoiceService(FakeEngine())
+    config = RecognitionConfig(encoding="MULAW", sample_rate_hertz=8000, max_alternatives=wanted)
+    assert service.recognition.prepare(config).alternatives == prepared
+
+
+def test_final_alternatives_are_written_as_the_transcript_and_distinct():
+    """A final's n-best go through the same inverse text normalisation; readings that become
+    the transcript or each other are dropped."""
+    from voice.core.answers import Expect
+    from voice.core.results import RecognitionResult
+    from voice.core.transcripts import Hypothesis
+    from voice.service.files import shape_final
+
+    result = RecognitionResult("my pin is three two one five", 0.9, True, 1.0, 0.0, 2.0, "en", 0, 0.1, alternatives=(
+        Hypothesis("my pin is 3215", 0.5), Hypothesis("my pin is three two one nine", 0.4),
+        Hypothesis("my pin is 3219", 0.3)))
+    shaped = shape_final(result, "en", Expect.FREE, verbatim=False)
+    assert shaped.transcript == "my pin is 3215"
+    assert shaped.alternatives == (Hypothesis("my pin is 3219", 0.4),)
+    assert shape_final(result, "en", Expect.FREE, verbatim=True).alternatives == result.alternatives
 
 
 def test_one_readiness_check_for_every_call():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .answers import Answer
 from .intents import IntentResult
 from .session import InterimRequest, Utterance
-from .transcripts import Transcript
+from .transcripts import Hypothesis, Transcript
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class RecognitionResult:
     words: tuple[WordResult, ...] = ()
     intent: IntentResult | None = None  # finals, when intents are enabled
     answer: Answer | None = None  # finals, when an answer was expected (its normalised value)
+    # finals, when more than one was asked for: the next-best distinct transcripts after
+    # ``transcript``, best first (n-best); words and intent belong to ``transcript`` only
+    alternatives: tuple[Hypothesis, ...] = ()
 
 
 def build_result(item: Utterance | InterimRequest, transcript: Transcript, is_final: bool,
@@ -58,6 +61,7 @@ def build_result(item: Utterance | InterimRequest, transcript: Transcript, is_fi
         utterance_index=item.index,
         latency=time.monotonic() - item.detected_at,
         words=words,
+        alternatives=transcript.alternatives if is_final else (),
     )
 
 

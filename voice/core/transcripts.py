@@ -18,6 +18,14 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Hypothesis:
+    """Another reading of the same audio (n-best): its text and confidence (0-1)."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     language: str
@@ -25,6 +33,8 @@ class Transcript:
     confidence: float
     words: tuple[Word, ...] = ()
     language_probs: dict = field(default_factory=dict, compare=False, repr=False)
+    # the decoder's next-best distinct readings after ``text``, best first (DecodeOptions.alternatives)
+    alternatives: tuple[Hypothesis, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -47,3 +57,6 @@ class DecodeOptions:
     expect: str = "free"  # the expected answer (voice.core.answers.Expect value): constrains decoding
     task: str = "transcribe"  # or "translate": Whisper's translation into English
     temperature: float | None = None  # first sampling temperature; None = 0 (greedy/beam), with fallback
+    # readings wanted (n-best): 1 = the best only; more come from the beam's hypotheses, at
+    # most ``beam_size`` (finals only: an interim decode is greedy)
+    alternatives: int = 1

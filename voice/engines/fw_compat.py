@@ -10,7 +10,10 @@ The service goes below faster-whisper's public ``WhisperModel.transcribe`` in th
 * cross-stream batching (:mod:`voice.engines.batching`) drives CTranslate2's Whisper directly
   (``model.model.detect_language`` / ``generate``, ``encode``, ``get_prompt``,
   ``find_alignment``) and faster-whisper helpers (tokenizer, Silero VAD, suppressed tokens,
-  compression ratio, punctuation merging, the private language table).
+  compression ratio, punctuation merging, the private language table);
+* n-best: ``WhisperModel.model`` is wrapped (:func:`install_hypotheses`) so that, inside
+  :func:`hypotheses` only (thread-local), the beam search that ``generate_with_fallback``
+  runs returns several hypotheses, all kept there; faster-whisper still reads the first.
 
 :func:`check` fails loudly, naming this module, when an installed faster-whisper no longer
 has one of them (a test calls it), instead of a decode failing somewhere deep inside.
@@ -223,3 +226,51 @@ def merge_punctuations(alignment: list, prepend: str, append: str) -> None:
     from faster_whisper.transcribe import merge_punctuations as merge
 
     merge(alignment, prepend, append)
+
+
+# -- n-best hypotheses -------------------------------------------------------------------------
+
+_nbest = threading.local()  # hypotheses wanted by the decode running in this thread, and those found
+
+
+class _HypothesesModel:
+    """CTranslate2's Whisper, changed inside :func:`hypotheses` only (this thread): a beam
+    search there returns up to the wanted number of hypotheses (never more than its beam) and
+    they are recorded; its results are otherwise the same, so faster-whisper reads the same
+    best one. Everything else is delegated. Outside the block a call costs one attribute look-up."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def generate(self, *args, **kwargs):
+        want = getattr(_nbest, "n", 0)
+        if want <= 1 or "sampling_temperature" in kwargs:  # sampling: faster-whisper's best_of
+            return self._inner.generate(*args, **kwargs)
+        kwargs["num_hypotheses"] = min(want, kwargs.get("beam_size", 1))
+        results = self._inner.generate(*args, **kwargs)
+        _nbest.calls.append([(list(ids), float(score))
+                             for ids, score in zip(results[0].sequences_ids, results[0].scores)])
+        return results
+
+
+def install_hypotheses(model) -> None:
+    """Let :func:`hypotheses` collect the n-best of decodes on this ``faster_whisper.WhisperModel``."""
+    if not isinstance(model.model, _HypothesesModel):
+        model.model = _HypothesesModel(model.model)
+
+
+@contextlib.contextmanager
+def hypotheses(n: int):
+    """Inside this block (this thread only), beam searches keep ``n`` hypotheses: the list it
+    yields gets one entry per ``generate`` call, each ``[(token ids, score), ...]`` best first
+    (``score``: CTranslate2's length-normalised log probability)."""
+    _nbest.n = n
+    _nbest.calls = calls = []
+    try:
+        yield calls
+    finally:
+        _nbest.n = 0
+        _nbest.calls = []

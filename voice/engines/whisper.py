@@ -12,6 +12,12 @@ short utterances and otherwise detected once (encoder + one decoder step) before
 decode (:mod:`voice.core.languages`). An expected answer (``DecodeOptions.expect``)
 suppresses every token that is not a digit, punctuation or a piece of that answer's
 words (:func:`voice.core.answers.vocabulary`).
+
+N-best (``DecodeOptions.alternatives`` > 1, finals): the same single decode, with its beam
+search returning all its hypotheses (:func:`voice.engines.fw_compat.hypotheses`) and without
+timestamp tokens (with them the beam's hypotheses mostly differ in timestamps only, not in
+text); the best is the transcript, the next distinct texts its alternatives. With one
+alternative nothing of this runs.
 """
 
 from __future__ import annotations
@@ -30,15 +36,21 @@ from ..core.audio import SAMPLE_RATE
 from ..core.errors import InvalidArgument
 from ..core.itn import LANGUAGES as ITN_LANGUAGES
 from ..core.languages import keeps_language, pick_language
-from ..core.transcripts import DecodeOptions, Transcript, Word
+from ..core.transcripts import DecodeOptions, Hypothesis, Transcript, Word
 from . import fw_compat
 from .batching import BatchDecoder, batch_key
 from .devices import DeviceChoice
-from .limits import VAD_PARAMETERS, encoder_window, loop_start, max_new_tokens
+from .limits import FRAMES_PER_SECOND, FULL_WINDOW, VAD_PARAMETERS, encoder_window, loop_start, max_new_tokens
 
 _LOGGER = logging.getLogger(__name__)
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's fallback schedule
 YES_NO_TOKENS = 8  # token cap of a yes/no answer
+
+
+def _nbest(options: DecodeOptions) -> bool:
+    """Does this decode keep its n-best? Finals asking for more than one reading, decoded by
+    one beam search (a caller's temperature means the sampling fallback)."""
+    return options.alternatives > 1 and not options.interim and options.temperature is None
 
 
 class WhisperRecognizer:
@@ -62,6 +74,7 @@ class WhisperRecognizer:
             local_files_only=True,
         )
         self._model.feature_extractor = fw_compat.KernelFeatureExtractor(self._model.feature_extractor)
+        fw_compat.install_hypotheses(self._model)
         self.multilingual = fw_compat.is_multilingual(self._model)
         self.languages = fw_compat.whisper_languages() if self.multilingual else frozenset({"en"})
         self._token_texts: list[str] | None = None  # text of every token (constrained decoding)
@@ -104,7 +117,8 @@ class WhisperRecognizer:
             return self._decode(audio, options, preferred or candidates[0])
         choice = pick_language(probs, candidates, preferred, options.language_margin)
         out = self._decode(audio, options, choice)
-        return Transcript(out.text, out.language, float(probs.get(choice, 0.0)), out.confidence, out.words, probs)
+        return Transcript(out.text, out.language, float(probs.get(choice, 0.0)), out.confidence, out.words, probs,
+                          out.alternatives)
 
     def _detect(self, audio: np.ndarray) -> dict[str, float]:
         """Whisper's language probabilities for the speech in ``audio`` ({} when none)."""
@@ -156,8 +170,8 @@ class WhisperRecognizer:
 
     def batch_key(self, options: DecodeOptions) -> tuple:
         """Decodes with equal keys may run as one batch (:meth:`transcribe_batch`)."""
-        # a constrained decode (expected answer) runs on the single path, never in a batch
-        return (*batch_key(self.name, options), options.expect)
+        # a constrained decode (expected answer) and an n-best one run on the single path, never in a batch
+        return (*batch_key(self.name, options), options.expect, options.alternatives)
 
     def transcribe_batch(self, items: list[tuple[np.ndarray, DecodeOptions]]) -> list[Transcript | Exception]:
         """Decode several jobs (of equal :meth:`batch_key`) in one batch (blocking).
@@ -167,7 +181,7 @@ class WhisperRecognizer:
         out: list[Transcript | Exception | None] = [None] * len(items)
         valid = []
         for i, (audio, options) in enumerate(items):
-            if options.expect not in ("", "free"):  # constrained decoding: the single path only
+            if options.expect not in ("", "free") or options.alternatives > 1:  # the single path only
                 try:
                     out[i] = self.transcribe(audio, options)
                 except InvalidArgument as exc:
@@ -196,12 +210,15 @@ class WhisperRecognizer:
         return out  # type: ignore[return-value]
 
     def _decode(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
-        if self._cfg.min_window_s >= 30:
-            return self._decode_window(audio, options, language)
-        with fw_compat.short_window(encoder_window(len(audio), self._cfg.min_window_s)):
-            return self._decode_window(audio, options, language)
+        # n-best: the beam search's hypotheses are all kept (calls), this thread only
+        with fw_compat.hypotheses(options.beam_size) if _nbest(options) else contextlib.nullcontext([]) as calls:
+            if self._cfg.min_window_s >= 30:
+                return self._decode_window(audio, options, language, calls)
+            with fw_compat.short_window(encoder_window(len(audio), self._cfg.min_window_s)):
+                return self._decode_window(audio, options, language, calls)
 
-    def _decode_window(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
+    def _decode_window(self, audio: np.ndarray, options: DecodeOptions, language: str | None,
+                       calls: list) -> Transcript:
         cfg = self._cfg
         prompt = ", ".join(options.hints) if options.hints else None
         cap = max_new_tokens(len(audio))
@@ -214,6 +231,8 @@ class WhisperRecognizer:
             temperature: float | list[float] = 0.0
         else:  # the caller's temperature first, then the hotter steps of the fallback
             temperature = [options.temperature, *(t for t in TEMPERATURES if t > options.temperature)]
+        nbest = _nbest(options)
+        one_window = len(audio) <= FULL_WINDOW * SAMPLE_RATE // FRAMES_PER_SECOND
         segments, info = self._model.transcribe(
             audio,
             language=language,
@@ -224,6 +243,7 @@ class WhisperRecognizer:
             temperature=temperature,
             word_timestamps=options.word_timestamps,
             condition_on_previous_text=False,
+            without_timestamps=nbest,  # hypotheses that differ in words, not only in timestamps
             no_speech_threshold=cfg.no_speech_threshold,
             log_prob_threshold=cfg.log_prob_threshold,
             compression_ratio_threshold=cfg.compression_ratio_threshold,
@@ -250,6 +270,11 @@ class WhisperRecognizer:
             total += span
             for w in seg.words or ():
                 words.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
+            if nbest and one_window:
+                # all the speech was in this window; with word timings faster-whisper would
+                # decode again from the last word's end (no timestamp tokens to seek by):
+                # a second encoder pass for the silence after the speech
+                break
         text = " ".join(texts).strip()
         confidence = weighted / total if total else 0.0
         split = text.split()
@@ -267,4 +292,36 @@ class WhisperRecognizer:
             confidence=float(confidence),
             words=tuple(words),
             language_probs=probs,
+            alternatives=self._alternatives(calls, texts, text, options.alternatives, len(audio) / SAMPLE_RATE,
+                                            cap, info.language) if nbest and text else (),
         )
+
+    def _alternatives(self, calls: list, segments: list[str], best: str, wanted: int, seconds: float, cap: int,
+                      language: str) -> tuple[Hypothesis, ...]:
+        """Up to ``wanted - 1`` readings after ``best``, best first, each text once, from the
+        hypotheses (``calls``: :func:`fw_compat.hypotheses`) of the one beam search that made
+        the transcript's one segment (``segments``: their texts); a repetition loop is cut as
+        in the best one. A call that made no kept segment (the audio after the last word,
+        which faster-whisper decodes again when words are timed) is not used."""
+        if len(segments) != 1:  # the speech took several windows: only the best reading is whole
+            return ()
+        tok = fw_compat.tokenizer(self._model, self.multilingual, language)
+        segment = " ".join(segments[0].split())
+        made = [c for c in calls if c and " ".join(tok.decode(c[0][0]).split()) == segment]
+        if len(made) != 1:
+            return ()
+        seen = {" ".join(best.split())}
+        out: list[Hypothesis] = []
+        for ids, score in made[0]:
+            split = tok.decode(ids).split()
+            confidence = math.exp(score * len(ids) / (len(ids) + 1))  # the mean token probability, as the best's
+            keep = loop_start(split, seconds, len(ids) >= cap - 2)
+            if keep is not None:
+                split, confidence = split[:keep], confidence * 0.5
+            text = " ".join(split)
+            if text and text not in seen:
+                seen.add(text)
+                out.append(Hypothesis(text, float(confidence)))
+                if len(out) == wanted - 1:
+                    break
+        return tuple(out)

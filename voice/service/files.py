@@ -32,12 +32,13 @@ from ..runtime.engine import SpeechEngine
 def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, options: StreamOptions,
                     candidates: tuple[str, ...] = (), hints: tuple[str, ...] = (), *, task: str = "transcribe",
                     temperature: float | None = None, expect: Expect = Expect.FREE,
-                    verbatim: bool = False) -> list[RecognitionResult]:
+                    verbatim: bool = False, alternatives: int = 1) -> list[RecognitionResult]:
     """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
     rec = engine.recognizer(engine.model_for(options.model, options.language))
     rec.check_language(options.language)
     utterances = cut_utterances(audio, sample_rate, options)
-    opts = decode_options(engine, options, candidates, hints, task=task, temperature=temperature, expect=expect)
+    opts = decode_options(engine, options, candidates, hints, task=task, temperature=temperature, expect=expect,
+                          alternatives=alternatives)
     # the file's utterances in batches when the engine batches (one encoder pass per batch)
     size = max(1, getattr(engine, "batch_size", 1))
     transcripts: list[Transcript] = []
@@ -82,10 +83,11 @@ def cut_utterances(audio: np.ndarray, sample_rate: int, options: StreamOptions) 
 
 def decode_options(engine: SpeechEngine, options: StreamOptions, candidates: tuple[str, ...] = (),
                    hints: tuple[str, ...] = (), *, task: str = "transcribe",
-                   temperature: float | None = None, expect: Expect = Expect.FREE) -> DecodeOptions:
+                   temperature: float | None = None, expect: Expect = Expect.FREE,
+                   alternatives: int = 1) -> DecodeOptions:
     return DecodeOptions(language=options.language, candidates=candidates, hints=hints,
                          word_timestamps=options.word_time_offsets, beam_size=engine.config.asr.beam_size,
-                         task=task, temperature=temperature, expect=expect.value)
+                         task=task, temperature=temperature, expect=expect.value, alternatives=alternatives)
 
 
 def shape_result(engine: SpeechEngine, utterance: Utterance, transcript: Transcript, options: StreamOptions,
@@ -107,7 +109,17 @@ def shape_final(result: RecognitionResult, language: str, expect: Expect, verbat
     text inverse-text-normalised (:mod:`voice.core.itn`; unless ``verbatim``)."""
     answer = parse(expect, result.transcript, language)
     text = result.transcript if verbatim else itn.normalize(result.transcript, language)
-    return replace(result, transcript=text, language=language, answer=answer)
+    alternatives = result.alternatives
+    if alternatives:  # written as the best one is; readings that become the same are dropped
+        seen = {text}
+        kept = []
+        for alt in alternatives:
+            alt_text = alt.text if verbatim else itn.normalize(alt.text, language)
+            if alt_text and alt_text not in seen:
+                seen.add(alt_text)
+                kept.append(replace(alt, text=alt_text))
+        alternatives = tuple(kept)
+    return replace(result, transcript=text, language=language, answer=answer, alternatives=alternatives)
 
 
 def understand_or_none(intents: IntentEngine, result: RecognitionResult, context: dict | None) -> IntentResult | None:

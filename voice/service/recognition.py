@@ -69,6 +69,7 @@ class PreparedRecognition:
     hints: tuple[str, ...]
     expect: Expect = Expect.FREE  # the answer expected (voice.core.answers)
     verbatim: bool = False  # finals without inverse text normalisation
+    alternatives: int = 1  # transcripts per final (n-best), already capped at the beam size
 
 
 def parse_expected_answer(value: str, field: str) -> Expect:
@@ -150,7 +151,14 @@ class RecognitionService:
         )
         expect = parse_expected_answer(config.expected_answer, "config.expected_answer")
         return PreparedRecognition(options, self._candidates(config, rec, language), _hints(config), expect,
-                                   config.verbatim)
+                                   config.verbatim, self._alternatives(config.max_alternatives))
+
+    def _alternatives(self, wanted: int) -> int:
+        """Transcripts per final: "up to" ``wanted``, capped at the beam size (the n-best
+        come from the beam search's hypotheses)."""
+        if wanted < 0:
+            raise InvalidArgument("config.max_alternatives", f"must not be negative, got {wanted}")
+        return max(1, min(wanted, self.engine.config.asr.beam_size))
 
     @staticmethod
     def _candidates(config: RecognitionConfig, rec, declared: str | None) -> tuple[str, ...]:
@@ -203,7 +211,8 @@ class RecognitionService:
         w = await self._whole(request)
         p = w.prepared
         results = await self.engine.run_asr(partial(recognize_audio, task=w.task, temperature=w.temperature,
-                                                    expect=p.expect, verbatim=p.verbatim),
+                                                    expect=p.expect, verbatim=p.verbatim,
+                                                    alternatives=p.alternatives),
                                             self.engine, w.audio, w.rate, p.options, p.candidates, p.hints)
         return FileRecognitionResult(tuple(results), len(w.audio) / w.rate)
 
@@ -214,7 +223,7 @@ class RecognitionService:
         p, engine = w.prepared, self.engine
         utterances = await engine.run_asr(cut_utterances, w.audio, w.rate, p.options)
         opts = decode_options(engine, p.options, p.candidates, p.hints, task=w.task, temperature=w.temperature,
-                              expect=p.expect)
+                              expect=p.expect, alternatives=p.alternatives)
         previous = None
         for utterance in utterances:
             result = await engine.run_asr(partial(_decode_utterance, expect=p.expect, verbatim=p.verbatim),
@@ -260,7 +269,7 @@ class StreamCall:
         engine = self._service.engine
         driver = self.driver = StreamDriver(engine, prepared.options, engine.config.asr.beam_size,
                                             prepared.hints, prepared.candidates, expect=prepared.expect,
-                                            verbatim=prepared.verbatim)
+                                            verbatim=prepared.verbatim, alternatives=prepared.alternatives)
         error: list[InvalidArgument] = []
 
         async def reader() -> None:

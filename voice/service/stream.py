@@ -21,6 +21,8 @@ Protocol-free; :class:`voice.service.recognition.StreamCall` feeds it input and 
   finals not yet submitted are constrained to that kind of answer, and the final carries
   its normalised value (:mod:`voice.core.answers`). Finals are inverse-text-normalised
   (:mod:`voice.core.itn`: spoken numbers as digits) unless the stream asked for verbatim.
+* N-best (``alternatives`` > 1): finals carry the beam's next-best distinct transcripts;
+  interims never ask for them.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ UNFORCED = (Expect.DIGITS, Expect.SPELLING)  # finals not forced to start with t
 class StreamDriver:
     def __init__(self, engine: SpeechEngine, options: StreamOptions, beam_size: int, hints: tuple[str, ...] = (),
                  candidates: tuple[str, ...] = (), intent_context: Callable[[], dict | None] | None = None,
-                 expect: Expect = Expect.FREE, verbatim: bool = False):
+                 expect: Expect = Expect.FREE, verbatim: bool = False, alternatives: int = 1):
         self.engine = engine
         self.scheduler: DecodeScheduler = engine.scheduler
         self.options = options
@@ -92,7 +94,8 @@ class StreamDriver:
         self.stream_id = next(_ids)
         self._recognizer = engine.recognizer(options.model)
         self._base = DecodeOptions(language=options.language, candidates=candidates, beam_size=beam_size,
-                                   word_timestamps=options.word_time_offsets, hints=hints)
+                                   word_timestamps=options.word_time_offsets, hints=hints,
+                                   alternatives=alternatives)
         self._out: asyncio.Queue = asyncio.Queue(MAX_PENDING_OUTPUTS)
         self._bytes_per_s = options.sample_rate * (2 if options.encoding is Encoding.LINEAR16 else 1)
         self._finals: asyncio.Queue = asyncio.Queue(MAX_PENDING_UTTERANCES)
@@ -171,7 +174,9 @@ class StreamDriver:
             # candidate and that one is preferred (the same rule)
             opts = replace(opts, candidates=tuple(sorted(self._recognizer.languages)),
                            language=self.language.spoken, language_margin=self.language.margin)
-        return replace(opts, interim=interim, expect=self._expect.value)
+        # n-best on finals only: an interim is one greedy reading
+        return replace(opts, interim=interim, expect=self._expect.value,
+                       alternatives=1 if interim else opts.alternatives)
 
     def _submit(self, priority: int, audio, opts: DecodeOptions) -> asyncio.Future:
         rec = self._recognizer

@@ -41,6 +41,9 @@ class RecognitionConfig:
     enable_intent: bool = False
     expected_answer: str = ""  # a voice.core.answers.Expect value ("digits", ...); "" = free
     verbatim: bool = False  # no inverse text normalisation of finals
+    # distinct transcripts wanted per final, best first (n-best); 0 or 1 = the best only; at
+    # most asr.beam_size come back (RecognitionService.prepare caps it)
+    max_alternatives: int = 0
 
 
 @dataclass(frozen=True)

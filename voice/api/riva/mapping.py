@@ -132,8 +132,6 @@ def _check_unsupported(pb: rasr.RecognitionConfig, *, container: bool) -> None:
         key = min(pb.custom_configuration)
         raise InvalidArgument(f"config.custom_configuration.{key}",
                               "unknown key (this server takes no custom configuration)")
-    if pb.max_alternatives < 0:
-        raise InvalidArgument("config.max_alternatives", f"must not be negative, got {pb.max_alternatives}")
     for i, context in enumerate(pb.speech_contexts):
         if context.boost < 0:
             raise InvalidArgument(f"config.speech_contexts[{i}].boost",
@@ -233,6 +231,7 @@ def recognition_config_from_riva(pb: rasr.RecognitionConfig, audio: bytes, *, st
         else t.EndpointingRequest(),
         model=pb.model,
         phrase_hints=tuple(p for c in pb.speech_contexts for p in c.phrases),
+        max_alternatives=pb.max_alternatives,
     )
 
 
@@ -292,15 +291,24 @@ def alternative_riva(result: RecognitionResult, transcript: str | None = None) -
     )
 
 
-def _final_text(result: RecognitionResult) -> str:
+def _final_text(text: str) -> str:
     # Riva's finals end with a space, so clients that join results (print_offline) keep words apart
-    return f"{result.transcript} " if result.transcript else ""
+    return f"{text} " if text else ""
+
+
+def final_alternatives_riva(result: RecognitionResult) -> list[rasr.SpeechRecognitionAlternative]:
+    """A final's alternatives, best first: the transcript (with its words), then the n-best
+    readings (``max_alternatives``; text and confidence)."""
+    language = [result.language] if result.language else []
+    return [alternative_riva(result, _final_text(result.transcript)), *(
+        rasr.SpeechRecognitionAlternative(transcript=_final_text(alt.text), confidence=alt.confidence,
+                                          language_code=language)
+        for alt in result.alternatives)]
 
 
 def file_result_riva(result: t.FileRecognitionResult, request_id: str = "") -> rasr.RecognizeResponse:
     response = rasr.RecognizeResponse(results=[
-        rasr.SpeechRecognitionResult(alternatives=[alternative_riva(r, _final_text(r))], channel_tag=1,
-                                     audio_processed=r.end)
+        rasr.SpeechRecognitionResult(alternatives=final_alternatives_riva(r), channel_tag=1, audio_processed=r.end)
         for r in result.results])
     if request_id:
         response.id.value = request_id
@@ -320,7 +328,7 @@ def stream_output_riva(item: t.StreamOutput, request_id: str = "") -> rasr.Strea
                 is_final=False, stability=p.stability, channel_tag=1, audio_processed=p.end)
             for i, p in enumerate(parts)]
     else:
-        results = [rasr.StreamingRecognitionResult(alternatives=[alternative_riva(item, _final_text(item))],
+        results = [rasr.StreamingRecognitionResult(alternatives=final_alternatives_riva(item),
                                                    is_final=True, channel_tag=1, audio_processed=item.end)]
     response = rasr.StreamingRecognizeResponse(results=results)
     if request_id:
@@ -382,10 +390,10 @@ def voice_from_riva(voice_name: str, voices: Iterable[VoiceInfo]) -> tuple[str, 
     return base, (index if voice.num_speakers > 1 else (None if index == 0 else index))
 
 
-def synthesis_request_from_riva(pb: rtts.SynthesizeSpeechRequest, voices: Iterable[VoiceInfo], *,
-                                streaming: bool = False) -> t.SynthesisRequest:
+def synthesis_request_from_riva(pb: rtts.SynthesizeSpeechRequest, voices: Iterable[VoiceInfo]) -> t.SynthesisRequest:
     """A Riva request as the service's; for OGGOPUS the samples are asked at an Opus rate and
-    the door encodes them (:func:`ogg_opus_bytes`)."""
+    the door encodes them (:func:`ogg_opus_bytes` for ``Synthesize``, Ogg pages as the audio
+    comes for ``SynthesizeOnline``)."""
     if pb.zero_shot_data.audio_prompt:
         raise InvalidArgument("zero_shot_data.audio_prompt",
                               "zero-shot voice cloning is not supported; pick a voice from GetRivaSynthesisConfig")
@@ -401,14 +409,11 @@ def synthesis_request_from_riva(pb: rtts.SynthesizeSpeechRequest, voices: Iterab
         encoding = "LINEAR16"
     elif pb.encoding in RAW_ENCODINGS:
         encoding = RAW_ENCODINGS[pb.encoding]
-    elif pb.encoding == raudio.OGGOPUS and not streaming:
-        encoding, rate = "LINEAR16", opus_rate(rate)  # samples at a rate Opus takes, then encoded
     elif pb.encoding == raudio.OGGOPUS:
-        raise InvalidArgument("encoding", f"OGGOPUS output is for Synthesize (the whole audio); SynthesizeOnline "
-                                          f"streams {RIVA_RAW_NAMES}")
-    else:
+        encoding, rate = "LINEAR16", opus_rate(rate)  # samples at a rate Opus takes, then encoded
+    else:  # FLAC: a streamed FLAC cannot carry its length, and libsndfile reads none without it
         raise InvalidArgument("encoding", f"{encoding_riva_name(pb.encoding)} output is not supported "
-                                          f"({RIVA_RAW_NAMES}, or OGGOPUS from Synthesize)")
+                                          f"({RIVA_RAW_NAMES} or OGGOPUS)")
     voice, speaker = voice_from_riva(pb.voice_name, voices)
     return t.SynthesisRequest(text=pb.text, voice=voice, language_code=pb.language_code, encoding=encoding,
                               sample_rate_hertz=rate, speaker_id=speaker)
