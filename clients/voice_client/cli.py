@@ -2,6 +2,7 @@
 
     voice-client transcribe FILE --server HOST:PORT [--language xx] [--realtime] [--json]
                             [--expect digits|number|amount|date|time|yes_no|spelling] [--verbatim]
+                            [--alternatives N]
     voice-client say TEXT --server HOST:PORT [--voice NAME] -o out.wav
     voice-client voices --server HOST:PORT [--json]
     voice-client health --server HOST:PORT      (exit 0 when SERVING; for healthchecks)
@@ -54,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the answer expected (constrains recognition; finals carry its normalised value): "
                         + ", ".join(EXPECTED))
     t.add_argument("--verbatim", action="store_true", help="no inverse text normalisation (numbers stay words)")
+    t.add_argument("--alternatives", type=int, default=0, metavar="N",
+                   help="up to N distinct readings of each final, best first (n-best)")
     t.add_argument("--json", action="store_true")
 
     add_tts_commands(sub)
@@ -79,7 +82,7 @@ def _requests(raw, args, sent_at: dict):
         alternative_language_codes=[c.strip() for c in args.language_candidates.split(",") if c.strip()],
         phrase_hints=[h.strip() for h in args.hotwords.split(",") if h.strip()],
         expected_answer=recognizer_pb2.ExpectedAnswer.Value(f"EXPECT_{args.expect.upper()}") if args.expect else 0,
-        verbatim=args.verbatim,
+        verbatim=args.verbatim, max_alternatives=args.alternatives,
         endpointing=recognizer_pb2.EndpointingConfig(speech_timeout_ms=args.speech_timeout_ms))
     yield recognizer_pb2.StreamingRecognizeRequest(streaming_config=recognizer_pb2.StreamingRecognitionConfig(
         config=config, interim_results=args.interim))
@@ -141,6 +144,8 @@ def cmd_transcribe(args) -> int:
                         answer = f" => {result.answer.value or '(no answer)'}" if result.HasField("answer") else ""
                         print(f"[final #{result.utterance_index} {result.language_code}] {alt.transcript}{answer}",
                               flush=True)
+                        for other in result.alternatives[1:]:
+                            print(f"    or ({other.confidence:.2f}) {other.transcript}", flush=True)
                 if response.speech_event_type:
                     name = recognizer_pb2.SpeechEventType.Name(response.speech_event_type)
                     t = response.speech_event_time.ToTimedelta().total_seconds()

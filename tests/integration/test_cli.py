@@ -61,6 +61,18 @@ def test_client_transcribe_realtime_plain_output(server):
         assert line.startswith(("[final #0 en] ", "[interim #0 en] ", "(speech_started", "(speech_ended")), line
 
 
+def test_client_transcribe_alternatives(server):
+    p = pick_prompts("en", 1)[0]
+    lines = run("voice-client", "transcribe", str(p.path), "--server", server.address, "--language", "en",
+                "--alternatives", "3").stdout.splitlines()
+    (i,) = [n for n, line in enumerate(lines) if line.startswith("[final")]
+    others = [line for line in lines[i + 1:] if line.startswith("    or (")]
+    assert 1 <= len(others) <= 2 and wer([p.text], [lines[i].split("] ", 1)[1]]) <= 0.2
+    proc = run("voice-client", "transcribe", str(p.path), "--server", server.address, "--alternatives", "-1",
+               check=False)
+    assert proc.returncode == 1 and "INVALID_ARGUMENT" in proc.stderr and "max_alternatives" in proc.stderr
+
+
 def test_client_say_voices_health(server, tmp_path):
     out = tmp_path / "hello.wav"
     info = json.loads(run("voice-client", "say", "Hello. How can I help you today?", "--server", server.address,

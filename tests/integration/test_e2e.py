@@ -188,6 +188,26 @@ def test_recognize_unary_raw_and_wav(recognizer):
         assert abs(resp.total_audio_duration.ToTimedelta().total_seconds() - len(pcm) / rate) < 0.01
 
 
+def test_max_alternatives_gives_distinct_readings_of_finals_best_first(recognizer):
+    p = pick_prompts("en", 1)[0]
+    pcm, rate = read_pcm(p.path)
+    config = recognizer_pb2.RecognitionConfig(encoding=audio_pb2.LINEAR16, sample_rate_hertz=rate, language_code="en",
+                                              enable_word_time_offsets=True, max_alternatives=3)
+    unary = recognizer.Recognize(recognizer_pb2.RecognizeRequest(config=config, audio_content=pcm.tobytes()))
+    requests = [recognizer_pb2.StreamingRecognizeRequest(
+        streaming_config=recognizer_pb2.StreamingRecognitionConfig(config=config, interim_results=True))]
+    requests += [recognizer_pb2.StreamingRecognizeRequest(audio_content=pcm[i:i + 1600].tobytes())
+                 for i in range(0, pcm.size, 1600)]
+    streamed = list(recognizer.StreamingRecognize(iter(requests)))
+    for result in [*unary.results, *finals(streamed)]:
+        texts = [a.transcript for a in result.alternatives]
+        assert 2 <= len(texts) <= 3 and len(set(texts)) == len(texts)
+        assert wer([p.text], [texts[0]]) <= 0.15
+        assert result.alternatives[0].words and not any(a.words for a in result.alternatives[1:])
+        assert all(0 < a.confidence <= 1 for a in result.alternatives)
+    assert all(len(r.alternatives) == 1 for resp in streamed for r in resp.results if not r.is_final)
+
+
 def test_tts_round_trip(synthesizer, recognizer):
     # Piper samples noise, so each synthesis differs a little: the bound allows 2 of 14 words
     text = "Your appointment with the bank is confirmed for Monday morning."

@@ -59,7 +59,7 @@ class EndpointingConfig(_message.Message):
     def __init__(self, vad_aggressiveness: _Optional[int] = ..., trailing_silence_ms: _Optional[int] = ..., max_utterance_seconds: _Optional[float] = ..., speech_start_ms: _Optional[int] = ..., speech_timeout_ms: _Optional[int] = ...) -> None: ...
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("encoding", "sample_rate_hertz", "language_code", "enable_word_time_offsets", "endpointing", "model", "alternative_language_codes", "phrase_hints", "enable_intent", "expected_answer", "verbatim")
+    __slots__ = ("encoding", "sample_rate_hertz", "language_code", "enable_word_time_offsets", "endpointing", "model", "alternative_language_codes", "phrase_hints", "enable_intent", "expected_answer", "verbatim", "max_alternatives")
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,7 @@ class RecognitionConfig(_message.Message):
     ENABLE_INTENT_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_ANSWER_FIELD_NUMBER: _ClassVar[int]
     VERBATIM_FIELD_NUMBER: _ClassVar[int]
+    MAX_ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
     encoding: _audio_pb2.AudioEncoding
     sample_rate_hertz: int
     language_code: str
@@ -82,7 +83,8 @@ class RecognitionConfig(_message.Message):
     enable_intent: bool
     expected_answer: ExpectedAnswer
     verbatim: bool
-    def __init__(self, encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., language_code: _Optional[str] = ..., enable_word_time_offsets: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., model: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., enable_intent: _Optional[bool] = ..., expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ..., verbatim: _Optional[bool] = ...) -> None: ...
+    max_alternatives: int
+    def __init__(self, encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., language_code: _Optional[str] = ..., enable_word_time_offsets: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., model: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., enable_intent: _Optional[bool] = ..., expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ..., verbatim: _Optional[bool] = ..., max_alternatives: _Optional[int] = ...) -> None: ...
 
 class RecognitionUpdate(_message.Message):
     __slots__ = ("expected_answer",)

@@ -73,6 +73,7 @@ def recognition_config_from_pb(pb: recognizer_pb2.RecognitionConfig) -> t.Recogn
         enable_intent=pb.enable_intent,
         expected_answer=expected_answer_name(pb.expected_answer),
         verbatim=pb.verbatim,
+        max_alternatives=pb.max_alternatives,
     )
 
 
@@ -112,6 +113,7 @@ def intent_pb(result: IntentResult) -> understander_pb2.UnderstandResponse:
         slots=[understander_pb2.IntentSlot(name=s.name, value=s.value, start=s.start, end=s.end) for s in result.slots],
         alternatives=[understander_pb2.IntentAlternative(intent=name, confidence=conf)
                       for name, conf in result.alternatives],
+        unavailable_slots=list(result.unavailable_slots),
     )
 
 
@@ -124,9 +126,16 @@ def alternative_pb(result: RecognitionResult) -> recognizer_pb2.SpeechRecognitio
     )
 
 
+def alternatives_pb(result: RecognitionResult) -> list[recognizer_pb2.SpeechRecognitionAlternative]:
+    """The transcript (with its words), then a final's other readings (``max_alternatives``)."""
+    return [alternative_pb(result), *(recognizer_pb2.SpeechRecognitionAlternative(transcript=alt.text,
+                                                                                  confidence=alt.confidence)
+                                      for alt in result.alternatives)]
+
+
 def _streaming_result_pb(result: RecognitionResult) -> recognizer_pb2.StreamingRecognitionResult:
     return recognizer_pb2.StreamingRecognitionResult(
-        alternatives=[alternative_pb(result)],
+        alternatives=alternatives_pb(result),
         is_final=result.is_final,
         stability=result.stability,
         result_start_time=duration(result.start),
@@ -156,7 +165,7 @@ def file_result_pb(result: t.FileRecognitionResult) -> recognizer_pb2.RecognizeR
     return recognizer_pb2.RecognizeResponse(
         results=[
             recognizer_pb2.SpeechRecognitionResult(
-                alternatives=[alternative_pb(r)],
+                alternatives=alternatives_pb(r),
                 result_start_time=duration(r.start),
                 result_end_time=duration(r.end),
                 language_code=r.language,
