@@ -208,7 +208,8 @@ def run_language(lang: str, args, oos_domain) -> dict:
     res: dict = {"language": lang, "templates_train": len(train_t), "templates_test": len(test_t),
                  "test_sentences": len(clean), "train_seconds": round(train_s, 1),
                  "threshold": model.threshold,
-                 "dense_weight": model.dense.weight if model.dense is not None else None}
+                 "dense_weight": model.dense.weight if model.dense is not None else None,
+                 "knn_weight": model.dense.knn_weight if model.dense is not None else None}
     for cond, items in (("clean", clean), ("asr", asr)):
         for name, system in (("ours", ours), ("hassil_all", hassil_all), ("hassil_train", hassil_train)):
             timed = name in ("ours", "hassil_all") and cond == "clean"

@@ -113,7 +113,7 @@ class TtsConfig:
     voices: tuple[str, ...] = ()
     use_cuda: bool | None = None  # None: when available
     pool_size: int = 0  # ONNX sessions per voice (0: auto, 2-4)
-    threads_per_session: int = 0  # 0: onnxruntime decides
+    threads_per_session: int = 0  # intra-op threads a session (0: the cores shared by the pool, cores // pool_size)
     workers: int = 4  # threads running synthesis steps for all requests
     fallbacks: bool = True  # espeak-ng voices for languages without a Piper voice
     # no sampling noise: the same text gives the same audio every time (cacheable IVR
@@ -161,7 +161,7 @@ class ServerConfig:
     port: int = 50051
     max_sessions: int = 64
     grace_period_s: float = 5.0
-    # largest accepted unary request / audio message, bytes
+    # largest accepted unary request / audio message, bytes (gRPC; the WebSocket doors' messages too)
     max_message_bytes: int = 64 * 1024 * 1024
     # Asterisk AudioSocket bridge: "HOST:PORT" to listen on ("" = off)
     audiosocket: str = ""

@@ -186,8 +186,14 @@ def test_list_values_in_the_callers_language_fill_slots(encoder, tmp_path):
 def test_foreign_languages_survive_the_cache(bank_file, cache_dir, encoder, bank):
     again = IntentEngine.load(bank_file, ["en", *FOREIGN], cache_dir, encoder=encoder)
     assert again.foreign_languages == bank.foreign_languages
-    for lang, text in (("de", "Ich habe meine Kreditkarte verloren"), ("it", "Quando siete aperti?")):
+    for lang, text in (("de", "Ich habe meine Kreditkarte verloren"), ("it", "Quando siete aperti?"),
+                       ("en", "someone took my debit card")):
         assert again.understand(text, lang) == bank.understand(text, lang)
+    # nearest-template voting comes back with its training sentences and weight
+    before, after = bank.model("en").dense, again.model("en").dense
+    assert after.knn_weight == before.knn_weight
+    if before.knn_weight > 0:
+        assert after.neighbours.E.shape == before.neighbours.E.shape
 
 
 def test_languages_the_encoder_cannot_serve_are_an_error(bank_file, tmp_path, encoder):

@@ -1,6 +1,6 @@
 """The limits on every door, each set small here: a stream's idle timeout and longest
-duration (gRPC and AudioSocket), the largest gRPC message, whole-file size (gRPC and HTTP), the
-longest synthesis text."""
+duration (gRPC, AudioSocket and Wyoming; the WebSocket doors in test_ws_limits.py), the largest
+gRPC message, whole-file size (gRPC and HTTP), the longest synthesis text."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from voice_api.v1 import audio_pb2, recognizer_pb2, recognizer_pb2_grpc, synthesizer_pb2, synthesizer_pb2_grpc
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
 
 from voice.core.telemetry import NO_TELEMETRY
 from voice.testing.ops import DoorsThread
@@ -29,9 +33,9 @@ LONGEST_S = 6.0
 
 @pytest.fixture(scope="module")
 def doors(config, engine):
-    cfg = config.replace("server", host="127.0.0.1", port=0, audiosocket="127.0.0.1:0", idle_timeout_s=IDLE_S,
-                         max_stream_seconds=LONGEST_S, max_message_bytes=512 * 1024, max_file_bytes=100_000,
-                         max_text_chars=300)
+    cfg = config.replace("server", host="127.0.0.1", port=0, audiosocket="127.0.0.1:0", wyoming="127.0.0.1:0",
+                         idle_timeout_s=IDLE_S, max_stream_seconds=LONGEST_S, max_message_bytes=512 * 1024,
+                         max_file_bytes=100_000, max_text_chars=300)
     running = DoorsThread(cfg, engine, http=True)
     yield running
     running.stop()
@@ -130,3 +134,33 @@ def test_an_audiosocket_call_that_sends_nothing_is_ended(doors, caplog):
     took = asyncio.run(call())
     assert took >= IDLE_S, [r.getMessage() for r in caplog.records if "audiosocket" in r.name]
     assert any("server.idle_timeout_s" in r.getMessage() for r in caplog.records)
+
+
+def test_a_wyoming_audio_stream_with_no_chunk_for_the_idle_timeout_is_answered_then_ended(doors):
+    async def stream():
+        async with AsyncTcpClient("127.0.0.1", doors.ports["wyoming"]) as client:
+            pcm = speech().tobytes()
+            await client.write_event(Transcribe(language="en").event())
+            await client.write_event(AudioStart(rate=8000, width=2, channels=1).event())
+            for i in range(0, len(pcm), 2048):  # all of it at once, then no chunk and no audio-stop
+                await client.write_event(AudioChunk(rate=8000, width=2, channels=1, audio=pcm[i:i + 2048]).event())
+            started = time.monotonic()
+            events = []
+            while not events or events[-1].type != "error":
+                event = await asyncio.wait_for(client.read_event(), 60)
+                assert event is not None, [e.type for e in events]
+                events.append(event)
+            return events, time.monotonic() - started
+
+    events, took = asyncio.run(stream())
+    transcript = next(Transcript.from_event(e) for e in events if Transcript.is_type(e.type))
+    assert "representative" in transcript.text.lower()
+    assert [e.type for e in events][-2:] == ["transcript-stop", "error"]  # answered, then the limit
+    error = Error.from_event(events[-1])
+    assert error.code == "deadline-exceeded" and "server.idle_timeout_s" in error.text, error
+    assert took >= IDLE_S
+    service = doors.doors.service
+    deadline = time.monotonic() + 5
+    while service.admission.active("recognition") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service.admission.active("recognition") == 0

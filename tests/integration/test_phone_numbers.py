@@ -11,6 +11,7 @@ import soundfile as sf
 import soxr
 from voice_api.v1 import recognizer_pb2, recognizer_pb2_grpc
 
+from voice.core.answers import Expect, parse
 from voice.core.itn import normalize
 from voice.core.transcripts import DecodeOptions
 from voice.engines.limits import max_new_tokens
@@ -152,6 +153,20 @@ def test_loop_guard_cuts_within_one_decode(engine):
     assert all(len(t[0].sequences_ids[0]) <= max_new_tokens(len(audio)) for t in tries)
     words = transcript.text.split()
     assert len(words) <= 8 and words.count("8,") + words.count("8") <= 2
+
+
+def test_yes_no_scored_when_the_decode_gives_no_answer_word(engine):
+    """On 8 kHz audio Whisper base writes the Spanish "Sí" cut from dir-instr as letters; with
+    a yes/no expected, the grammar's words scored by their first token answer instead. The
+    scorer gives no word for silence."""
+    rec = engine.recognizer(None)
+    si = next(c for c in yes_no_clips("es") if c.value == "true")
+    audio = soxr.resample(np.concatenate([np.zeros(2400, np.float32), si.audio, np.zeros(1600, np.float32)]),
+                          RATE, 16000).astype(np.float32)
+    free = rec.transcribe(audio, DecodeOptions(language="es"))
+    answered = rec.transcribe(audio, DecodeOptions(language="es", expect="yes_no"))
+    assert parse(Expect.YES_NO, answered.text, "es").value == "true", (free.text, answered.text)
+    assert rec._yes_no.word(np.zeros(16000, np.float32), "es") is None
 
 
 def test_client_expect_flag(server, tmp_path):

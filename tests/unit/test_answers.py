@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice.core.answers import Expect, parse, parse_expect, vocabulary
+from voice.core.answers import YES_NO_MARGIN, Expect, choose_yes_no, parse, parse_expect, vocabulary
 
 CASES = [
     (Expect.DIGITS, "fr", "3, 2, 3, 2.", "3232"),
@@ -14,6 +14,9 @@ CASES = [
     (Expect.DIGITS, "en", "double five one", "551"),
     (Expect.DIGITS, "en", "0 0 4 2", "0042"),
     (Expect.DIGITS, "en", "hello there", ""),
+    (Expect.DIGITS, "it", "4,7,9,4", "4794"),  # digits Whisper wrote joined by commas
+    (Expect.DIGITS, "ru", "0.0.6.7.", "0067"),
+    (Expect.DIGITS, "en", "- - - -", ""),
     (Expect.NUMBER, "en", "forty two", "42"),
     (Expect.NUMBER, "it", "quarantadue", "42"),
     (Expect.NUMBER, "en", "minus five", "-5"),
@@ -80,8 +83,16 @@ def test_names() -> None:
 def test_vocabularies(lang: str) -> None:
     digits = vocabulary(Expect.DIGITS, lang)
     assert set("0123456789") <= digits and not any(w.isalpha() for w in digits)  # digits are written
+    assert {",", "."} <= digits and not {"-", "!", "?"} & digits  # separators only
     assert {"0", ","} <= vocabulary(Expect.NUMBER, lang)
     assert not {"trois", "three", "tre", "три"} & vocabulary(Expect.AMOUNT, lang)  # numbers are written
     yes_no = vocabulary(Expect.YES_NO, lang)
     assert {"no", "non", "нет"} & yes_no and not {"banana", "maison"} & yes_no
     assert {"march", "mars", "marzo", "марта"} & vocabulary(Expect.DATE, lang)
+
+
+def test_yes_no_from_scores() -> None:
+    """The yes/no grammar's two sides scored (log probabilities): the clear winner, else None."""
+    assert choose_yes_no(-1.4, -5.6) is True
+    assert choose_yes_no(-6.7, -0.1) is False
+    assert choose_yes_no(-1.0, -1.0 - YES_NO_MARGIN / 2) is None  # too close to call

@@ -12,7 +12,7 @@ from voice.core.intents import IntentResult, Slot
 from voice.engines.intent.crosslingual import load_reference, reference_languages, transfer_threshold
 from voice.engines.intent.dense import encoder_text, train_dense_head
 from voice.engines.intent.domainfile import domain_from_dict
-from voice.engines.intent.model import dense_text
+from voice.engines.intent.model import Neighbours, dense_text
 from voice.engines.intent.numbers import NumberLexicon
 from voice.engines.intent.text import tokenize
 
@@ -44,6 +44,14 @@ def test_dense_head_learns_separable_classes():
     W, b = train_dense_head(X, labels, np.ones(600, np.float32), 3, epochs=20)
     assert W.shape == (16, 3) and b.shape == (3,)
     assert np.mean((X @ W + b).argmax(axis=1) == labels) > 0.95
+
+
+def test_neighbours_give_each_class_its_best_cosine():
+    E = np.eye(4, dtype=np.float32)[[0, 1, 2, 1]]  # rows of classes 2, 0, 1, 0 (unsorted)
+    nb = Neighbours(E, np.array([2, 0, 1, 0]), 4, scale=10.0)
+    q = np.array([0.6, 0.8, 0.0, 0.0], np.float32)
+    assert nb.best_cosines(q) == pytest.approx([0.8, 0.0, 0.6, -1.0])  # class 3 has no rows
+    assert nb.logits(np.stack([q, q])) == pytest.approx(10.0 * np.stack([nb.best_cosines(q)] * 2))
 
 
 def test_threshold_transfer_matches_the_accepted_share():

@@ -36,6 +36,8 @@ from voice.core.itn import normalize
     ("ru", "три два один", "321"),
     ("ru", "две тысячи двадцать четыре", "2024"),
     ("ru", "пятнадцатое марта", "15-е марта"),
+    ("it", "4,7,9,4", "4794"),  # digits Whisper wrote joined by commas
+    ("en", "1,234,567 dollars", "1,234,567 dollars"),  # thousands stay as written
 ])
 def test_spoken_numbers_are_written(lang: str, spoken: str, written: str) -> None:
     assert normalize(spoken, lang) == written

@@ -1,5 +1,5 @@
-"""Kokoro without the model: pack files in every upstream format, catalogue entries, phoneme ids,
-and the join of the split model (hash-checked) on synthetic parts."""
+"""Kokoro without the model: pack files in every upstream format, catalogue entries, phoneme ids
+(espeak-ng's tied phonemes as Kokoro's symbols), and the join of the split model (hash-checked) on synthetic parts."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from voice.engines import kokoro
-from voice.runtime.models import ModelCorrupt, assemble_kokoro
+from voice.engines import espeak, kokoro
+from voice.runtime.models import ModelCorrupt, assemble_kokoro, kokoro_data_dir
 
 
 def _pack(seed: int = 0) -> np.ndarray:
@@ -107,6 +107,45 @@ def test_phoneme_ids_keep_what_the_vocabulary_has():
     assert kokoro.to_ids("\u00f5", vocab) == [57, 17]
     assert kokoro.to_ids("c\u0327a", vocab) == [78, 43]  # decomposed input composes first
     assert kokoro.to_ids("x?a", vocab) == [43]  # unknown characters are dropped
+
+
+def test_tied_phonemes_become_kokoros_symbols():
+    # affricates and diphthongs as the single symbols Kokoro learnt (misaki's EspeakG2P)
+    assert kokoro.untie("d^ʒˈɔɾno ɡɾˈat^sje d^zˈɛro t^ʃˈinkwe pˈɔs^so") == "ʤˈɔɾno ɡɾˈaʦje ʣˈɛro ʧˈinkwe pˈɔSo"
+    assert kokoro.untie("a^ɪ a^ʊ e^ɪ o^ʊ ə^ʊ ɔ^ɪ") == "I W A O Q Y"
+    assert kokoro.untie("nɐ̃^ʊ̃ fɔː^ɹ") == "nɐ̃ʊ̃ fɔːɹ"  # other ties are dropped, the letters kept
+    assert kokoro.untie("ts dʒ aɪ") == "ts dʒ aɪ"  # untied letters are two phonemes: left alone
+    vocab = kokoro.load_vocab(kokoro_data_dir() / "vocab.json")  # the embedded model's
+    assert all(symbol in vocab for _tied, symbol in kokoro.TIED)
+    assert all(ch in vocab for pairs in kokoro.NEAREST.values() for _sym, near in pairs for ch in near)
+
+
+def test_nearest_symbols_by_language():
+    # Italian: no lax vowels (espeak-ng's unstressed ɪ/ʊ are i/u), ʎ as l + j
+    assert kokoro.untie("mɪ skˈuzɪ, le lˈɛɡːo ʎɪ bʊond^ʒˈɔɾno", "it") == "mi skˈuzi, le lˈɛɡːo lji buonʤˈɔɾno"
+    # elsewhere they are the language's own sounds (Brazilian reduced vowels, Spanish ll)
+    assert kokoro.untie("pˌɔd^ʒɪ mˈomʊ", "pt-br") == "pˌɔʤɪ mˈomʊ"
+    assert kokoro.untie("ʎamˈaɾ", "es") == "ʎamˈaɾ"
+    assert kokoro.untie("ʎɪ") == "ʎɪ"
+
+
+@pytest.mark.parametrize("voice,text", [
+    ("it", "Buongiorno e grazie! Mi scusi, può ripetere? Ha 3 messaggi; 12 chiamate: martedì... fine"),
+    ("pt-br", "Não entendi. Pode repetir, por favor?"),
+    ("de", "Ein Tausend zweihundert Euro, um 14:30 Uhr."),
+    ("en-us", "How can I help you today? Your checking account."),
+])
+def test_tied_phonemes_are_the_bridges_clauses_with_ties(voice, text):
+    tied = espeak.phonemes(voice, text, tie="^")
+    assert [(ph.replace("^", ""), term, end) for ph, term, end in tied] == espeak.phonemes(voice, text)
+    assert any("^" in ph for ph, _term, _end in tied)
+
+
+def test_italian_clauses_keep_affricates_and_geminates():
+    ipa = " ".join(kokoro.clauses("it", "Buongiorno e grazie. Il suo appuntamento è martedì 5 marzo."))
+    assert "ʤ" in ipa and "ʦ" in ipa and "ʧ" in ipa and "pː" in ipa and "ˈ" in ipa and "^" not in ipa
+    assert "ɪ" not in ipa and "ʊ" not in ipa
+    assert ipa.endswith(".")
 
 
 def test_batches_stay_under_the_context():

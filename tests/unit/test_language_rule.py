@@ -50,6 +50,10 @@ def test_short_utterances_never_switch() -> None:
     assert not keeps_language(LANGUAGE_SWITCH_MIN_S, "fr", CANDIDATES)
     assert not keeps_language(1.0, None, CANDIDATES)  # nothing known yet: detect
     assert not keeps_language(1.0, "de", CANDIDATES)
+    # an expected answer (a digit string, yes/no) keeps it however long; free speech does not
+    assert keeps_language(6.0, "fr", CANDIDATES, answer=True)
+    assert not keeps_language(6.0, "fr", CANDIDATES)
+    assert not keeps_language(6.0, None, CANDIDATES, answer=True)
 
 
 def test_numeric_final_without_history_keeps_its_decode_language() -> None:

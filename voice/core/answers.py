@@ -47,8 +47,8 @@ def parse_expect(value: str) -> Expect:
 YES = {
     "en": ["yes", "yeah", "yep", "yup", "correct", "right", "sure", "okay", "ok", "affirmative", "true", "absolutely"],
     "fr": ["oui", "ouais", "exact", "exactement", "correct", "d'accord", "daccord", "bien", "sur", "ok", "okay", "si"],
-    "es": ["si", "claro", "correcto", "vale", "exacto", "bueno", "ok", "okay", "afirmativo", "cierto"],
-    "it": ["si", "certo", "esatto", "corretto", "giusto", "va", "bene", "ok", "okay", "d'accordo", "daccordo"],
+    "es": ["si", "sí", "claro", "correcto", "vale", "exacto", "bueno", "ok", "okay", "afirmativo", "cierto"],
+    "it": ["si", "sì", "certo", "esatto", "corretto", "giusto", "va", "bene", "ok", "okay", "d'accordo", "daccordo"],
     "ru": ["да", "верно", "конечно", "правильно", "ага", "угу", "хорошо", "ладно", "точно"],
 }
 NO = {
@@ -101,7 +101,10 @@ def vocabulary(kind: Expect, lang: str) -> frozenset[str] | None:
     digits = set("0123456789")
     words: set[str] = set(punct) | digits
     if kind == Expect.DIGITS:
-        pass  # Whisper writes the digits themselves: no words at all
+        # Whisper writes the digits themselves: no words at all, and only the separators a
+        # digit string is written with (on 8 kHz French and Russian digits a free "-", "!"
+        # or "?" let beam search settle on "- - - -": bench/phone.py)
+        words -= punct - {",", "."}
     elif kind == Expect.NUMBER:
         words |= _MINUS | _AND  # "50 y 5" is 55
     elif kind == Expect.AMOUNT:
@@ -313,6 +316,21 @@ def _yes_no(tokens: list[Token], lang: str) -> str | None:
             if n_yes * 2 == len(votes):
                 return "true" if votes[0] else "false"
             return "true" if n_yes * 2 > len(votes) else "false"
+    return None
+
+
+# how much likelier (natural log) one side must be for :func:`choose_yes_no` to decide
+YES_NO_MARGIN = 1.0
+
+
+def choose_yes_no(logprob_yes: float, logprob_no: float, margin: float = YES_NO_MARGIN) -> bool | None:
+    """Yes (True) or no (False) from the log probabilities of the two sides of a yes/no
+    grammar (e.g. of the answer words' first tokens: :mod:`voice.engines.yes_no`); None
+    when neither is ``margin`` likelier than the other."""
+    if logprob_yes >= logprob_no + margin:
+        return True
+    if logprob_no >= logprob_yes + margin:
+        return False
     return None
 
 

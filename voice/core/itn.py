@@ -178,10 +178,19 @@ class Number:
     spelled: bool = True  # from words (False: Whisper wrote digits)
 
 
+_DIGIT_LIST = re.compile(r"\d+(?:[.,]\d+){2,}")  # "4,7,9,4", "0.0.6.7": digits Whisper wrote joined
+_THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})+")  # "1,234,567" stays one number
+
+
 def tokenize(text: str) -> list[Token]:
     out = []
     for m in _WORD.finditer(text):
         word = m.group()
+        if _DIGIT_LIST.fullmatch(word) and not _THOUSANDS.fullmatch(word):
+            for piece in re.finditer(r"\d+|[.,]", word):  # each group and separator a token
+                s, e = m.start() + piece.start(), m.start() + piece.end()
+                out.append(Token(text[s:e], text[s:e], s, e))
+            continue
         # hyphenated compounds split ("quatre-vingt-dix", "dix-sept", "twenty-one")
         for piece in re.finditer(r"[^-]+", word) if "-" in word else [re.match(r".+", word)]:
             s, e = m.start() + piece.start(), m.start() + piece.end()

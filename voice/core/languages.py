@@ -7,7 +7,8 @@ The rule for a stream with several candidate languages (:func:`pick_language`,
 * the *preferred* language is the one the stream has been speaking (its history), else the
   declared one;
 * an utterance shorter than :data:`LANGUAGE_SWITCH_MIN_S` of audio keeps the preferred
-  language without detection: a digit or a "oui" is too little to switch on;
+  language without detection: a digit or a "oui" is too little to switch on; so does an
+  expected answer (digits, a date, yes/no: :mod:`voice.core.answers`) of any length;
 * a longer one switches only when another candidate is :data:`DECLARED_LANGUAGE_MARGIN`
   times as likely as the declared language, :data:`HISTORY_LANGUAGE_MARGIN` times as likely
   as a language the stream has spoken;
@@ -75,9 +76,12 @@ def pick_language(probs: Mapping[str, float], candidates: tuple[str, ...], decla
     return best
 
 
-def keeps_language(seconds: float, preferred: str | None, candidates: Sequence[str]) -> bool:
-    """Is an utterance of ``seconds`` too short to leave ``preferred`` (no detection at all)?"""
-    return bool(preferred) and preferred in candidates and seconds < LANGUAGE_SWITCH_MIN_S
+def keeps_language(seconds: float, preferred: str | None, candidates: Sequence[str], answer: bool = False) -> bool:
+    """Is an utterance of ``seconds`` too short to leave ``preferred`` (no detection at all)?
+    An expected answer (``answer``: digits, a date, yes/no...) keeps it however long: the
+    prompt asked in that language, and detection on digit strings is no evidence (8 kHz
+    Spanish digits detected as another language came back as runs of wrong digits)."""
+    return bool(preferred) and preferred in candidates and (answer or seconds < LANGUAGE_SWITCH_MIN_S)
 
 
 def carries_language(text: str) -> bool:

@@ -6,6 +6,14 @@ with ``info.sample_rate`` and ``render(text, rate, speaker_id, deterministic)``,
 synthesizes the next piece and returns fixed-size output chunks in the wanted encoding and
 rate (one resampler carried across the whole request, a short fade at every joint: no gaps,
 no clicks). :meth:`~SynthesisJob.cancel` stops it before the next piece.
+
+A renderer with ``size`` sessions and a ``prefetch`` method (Piper's ``VoicePool``, Kokoro's
+``KokoroPool``) synthesizes up to ``size - 1`` later pieces of the job concurrently on its other
+sessions while :meth:`~SynthesisJob.step` renders the current one; audio still comes out piece
+by piece in order. The first piece renders alone (time to first audio: nothing of the job
+competes with it for the cores), the look-ahead starts when it is done; and the piece a step
+needs is never left queued behind look-ahead: it is taken back and rendered at once if its
+prefetch has not started.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
+from concurrent import futures
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,7 +37,12 @@ FADE_S = 0.004
 
 
 class Renderer(Protocol):
-    """What a job needs of a voice: its rate and blocking text -> float32 audio."""
+    """What a job needs of a voice: its rate and blocking text -> float32 audio.
+
+    Optional: ``size`` (pieces it can synthesize at once) and ``prefetch(text, rate,
+    speaker_id, deterministic) -> Future`` (a render in the background, behind urgent ones),
+    which let a job synthesize its next pieces while the current one renders.
+    """
 
     info: object  # has ``sample_rate`` and ``name``
 
@@ -89,6 +103,13 @@ class SynthesisJob:
         self._next = 0
         self._cancel = threading.Event()
         self._step_lock = threading.Lock()
+        # look-ahead: later pieces rendering on the renderer's other sessions, by piece index
+        self._prefetch = getattr(pool, "prefetch", None)
+        self._ahead_n = max(0, int(getattr(pool, "size", 1)) - 1) if self._prefetch is not None else 0
+        self._ahead: dict[int, futures.Future] = {}
+        self._queued = 0  # pieces before this index were prefetched or rendered already
+        self._first_out = False  # the first piece with text is rendered: look-ahead may start
+        self._ahead_lock = threading.Lock()
         self.stats = JobStats(pieces_total=len(pieces))
         fade = max(1, int(FADE_S * self.in_rate))
         self._fade_in = (0.5 - 0.5 * np.cos(np.linspace(0, math.pi, fade))).astype(np.float32)
@@ -108,20 +129,66 @@ class SynthesisJob:
             raise RuntimeError("extend() after end_input()")
         self.pieces.extend(pieces)
         self.stats.pieces_total = len(self.pieces)
+        self._fill(self._next)
 
     def end_input(self) -> None:
         """No more pieces will come; the audio ends after the last one."""
         self._input_open = False
 
     def cancel(self) -> None:
-        """Stop before the next piece (thread-safe; a piece being synthesized is discarded)."""
+        """Stop before the next piece (thread-safe, never blocks; a piece being synthesized is
+        discarded, prefetches not started are dropped). The next :meth:`step` returns None once
+        the pieces still rendering ahead are done, so their sessions are free again."""
         self._cancel.set()
         self.stats.cancelled = True
+        with self._ahead_lock:
+            for fut in self._ahead.values():
+                fut.cancel()
+
+    def _fill(self, start: int) -> None:
+        """Prefetch the next ``size - 1`` pieces with text from ``start`` not yet under way."""
+        if not self._ahead_n or not self._first_out:
+            return
+        with self._ahead_lock:
+            if self._cancel.is_set():
+                return
+            i, n = start, 0
+            while n < self._ahead_n and i < len(self.pieces):
+                piece = self.pieces[i]
+                if piece.text:
+                    n += 1
+                    if i >= self._queued:
+                        self._ahead[i] = self._prefetch(piece.text, piece.rate, self.options.speaker_id,
+                                                        self.options.deterministic)
+                i += 1
+            self._queued = max(self._queued, i)
+
+    def _render(self, index: int, piece: Piece) -> np.ndarray:
+        """Piece ``index``: its prefetch's audio when under way, else rendered here (urgent)."""
+        with self._ahead_lock:
+            fut = self._ahead.pop(index, None)
+        if fut is not None and not fut.cancel():
+            return fut.result()  # started (or done): wait for it
+        if self._cancel.is_set():  # cancelled meanwhile (its prefetch was dropped)
+            return np.zeros(0, np.float32)
+        return self.pool.render(piece.text, piece.rate, self.options.speaker_id, self.options.deterministic)
+
+    def _settle(self) -> None:
+        """After a cancel: drop the prefetches not started, wait for those rendering."""
+        with self._ahead_lock:
+            pending = list(self._ahead.values())
+            self._ahead.clear()
+        running = [f for f in pending if not f.cancel()]
+        futures.wait(running)
+        for fut in running:
+            fut.exception()  # retrieved: the job is cancelled, its failure does not matter
 
     def step(self) -> list[Chunk] | None:
         """Synthesize the next piece; its complete output chunks, or None when finished."""
         with self._step_lock:
             if self.done:
+                if self._cancel.is_set():
+                    self._settle()
                 return None
             if self._next >= len(self.pieces):
                 if self._input_open:
@@ -130,13 +197,19 @@ class SynthesisJob:
                 self._flushed = True
                 tail = self._resampler.flush() if self._resampler is not None else np.zeros(0, np.float32)
                 return self._emit(kernels.float32_to_int16(np.ascontiguousarray(tail, np.float32)), flush=True)
-            piece = self.pieces[self._next]
+            index = self._next
+            piece = self.pieces[index]
             self._next += 1
+            self._fill(self._next)  # the next pieces start on the other sessions
             audio = np.zeros(0, np.float32)
             if piece.text:
-                audio = self.pool.render(piece.text, piece.rate, self.options.speaker_id, self.options.deterministic)
+                audio = self._render(index, piece)
                 if self._cancel.is_set():
+                    self._settle()
                     return None
+                if not self._first_out:  # the first audio is ready: now the look-ahead
+                    self._first_out = True
+                    self._fill(self._next)
                 audio = self._shape(audio)
             self.stats.pieces_done += 1
             silence = np.zeros(int(round(piece.pause_s * self.in_rate)), np.float32)

@@ -98,18 +98,7 @@ class BatchDecoder:
         return tok
 
     def _features(self, jobs: list[_Job]) -> tuple[np.ndarray, list[int]]:
-        import kernels
-
-        n_mels = fw_compat.n_mels(self._model)
-        window = max(encoder_window(len(j.speech), self._min_window_s) for j in jobs)
-        batch = np.zeros((len(jobs), n_mels, window), np.float32)
-        frames = []
-        for b, job in enumerate(jobs):
-            mel = kernels.log_mel_spectrogram(np.ascontiguousarray(job.speech), n_mels)
-            n = min(window, mel.shape[1] - 1)  # the last frame is padding (faster-whisper drops it)
-            batch[b, :, :n] = mel[:, :n]  # the rest stays 0.0, as faster-whisper's pad_or_trim
-            frames.append(n)
-        return batch, frames
+        return features(self._model, [j.speech for j in jobs], self._min_window_s)
 
     def _languages(self, jobs: list[_Job], encoder_output) -> None:
         if not self._multilingual:
@@ -204,6 +193,23 @@ class BatchDecoder:
                 t = out[b]
                 out[b] = Transcript(t.text, t.language, t.language_probability, t.confidence, tuple(words),
                                     t.language_probs)
+
+
+def features(model, speeches: Sequence[np.ndarray], min_window_s: float) -> tuple[np.ndarray, list[int]]:
+    """Log-mel features of 16 kHz ``speeches`` padded to one encoder window (batch, mels,
+    frames), and each item's frame count."""
+    import kernels
+
+    n_mels = fw_compat.n_mels(model)
+    window = max(encoder_window(len(s), min_window_s) for s in speeches)
+    batch = np.zeros((len(speeches), n_mels, window), np.float32)
+    frames = []
+    for b, speech in enumerate(speeches):
+        mel = kernels.log_mel_spectrogram(np.ascontiguousarray(speech), n_mels)
+        n = min(window, mel.shape[1] - 1)  # the last frame is padding (faster-whisper drops it)
+        batch[b, :, :n] = mel[:, :n]  # the rest stays 0.0, as faster-whisper's pad_or_trim
+        frames.append(n)
+    return batch, frames
 
 
 def _fallback_language(options: DecodeOptions, multilingual: bool) -> str:

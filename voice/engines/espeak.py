@@ -34,6 +34,9 @@ class _EspeakLibrary:
                                      ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_TextToPhonemesWithTerminator.restype = ctypes.c_char_p
+        lib.espeak_TextToPhonemesWithTerminator.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                                            ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
         self._lib = lib
         self._samples: list[np.ndarray] = []
         self._callback = self._CALLBACK(self._on_audio)  # keep a reference: C holds the pointer
@@ -60,6 +63,25 @@ class _EspeakLibrary:
         audio = np.concatenate(samples) if samples else np.zeros(0, np.int16)
         return kernels.int16_to_float32(audio)
 
+    def phonemes(self, voice: str, text: str, tie: str) -> list[tuple[str, str, bool]]:
+        """:func:`phonemes` with ``tie`` joining the letters of one multi-letter phoneme."""
+        data = ctypes.create_string_buffer(text.encode("utf-8") + b"\0")
+        pointer = ctypes.c_char_p(ctypes.addressof(data))
+        terminator = ctypes.c_int()
+        mode = _PHONEMES_IPA | _PHONEMES_TIE | (ord(tie) << 8)
+        out = []
+        with self._lock:
+            piper_compat.ensure_phonemizer()
+            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise RuntimeError(f"espeak-ng has no voice {voice!r}")
+            while pointer.value:
+                ph = self._lib.espeak_TextToPhonemesWithTerminator(ctypes.byref(pointer), _CHARS_UTF8, mode,
+                                                                   ctypes.byref(terminator))
+                kind = terminator.value & _CLAUSE_MASK
+                out.append(((ph or b"").decode("utf-8", "replace"), _TERMINATORS.get(kind, ""),
+                            bool(terminator.value & _CLAUSE_TYPE_SENTENCE)))
+        return out
+
 
 _ESPEAK: _EspeakLibrary | None = None
 _ESPEAK_INIT = threading.Lock()
@@ -71,6 +93,16 @@ def _espeak() -> _EspeakLibrary:
         if _ESPEAK is None:
             _ESPEAK = _EspeakLibrary()
         return _ESPEAK
+
+
+# espeak-ng's speak_lib.h: phoneme mode bits and the clause a terminator closes (as piper's
+# bridge names them: the punctuation, and whether it ends a sentence)
+_CHARS_UTF8 = 1
+_PHONEMES_IPA = 0x02
+_PHONEMES_TIE = 0x80
+_CLAUSE_MASK = 0x000FFFFF
+_CLAUSE_TYPE_SENTENCE = 0x00080000
+_TERMINATORS = {0x80028: ".", 0x82028: "?", 0x8302D: "!", 0x41014: ",", 0x4001E: ":", 0x4101E: ";"}
 
 
 class EspeakSession:
@@ -85,10 +117,16 @@ class EspeakSession:
 
 
 
-def phonemes(voice: str, text: str) -> list[tuple[str, str, bool]]:
+def phonemes(voice: str, text: str, tie: str = "") -> list[tuple[str, str, bool]]:
     """espeak-ng IPA of ``text`` in ``voice``, clause by clause: ``(phonemes, terminator,
     end_of_sentence)``, from piper's espeak-ng bridge under its lock (the one every use of the
-    process-global espeak-ng holds). The Kokoro voices phonemise with it."""
+    process-global espeak-ng holds). The Kokoro voices phonemise with it.
+
+    ``tie`` (one character, e.g. ``"^"``): the same clauses with it between the letters of
+    each multi-letter phoneme (``t^ʃ``, ``a^ɪ``), as phonemizer's ``tie`` option writes them
+    (piper's bridge has no such option, so espeak-ng's C API is called directly)."""
+    if tie:
+        return _espeak().phonemes(voice, text, tie)
     from piper import espeakbridge
 
     with piper_compat.espeak_lock():

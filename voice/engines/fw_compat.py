@@ -274,3 +274,12 @@ def hypotheses(n: int):
     finally:
         _nbest.n = 0
         _nbest.calls = []
+
+
+def first_token_logprobs(model, encoder_output, prompt: list) -> np.ndarray:
+    """Log probabilities of the first text token after ``prompt`` (one decoder step, one
+    batch item): the vocabulary's distribution, as float32."""
+    result = model.model.generate(encoder_output, [prompt], beam_size=1, max_length=len(prompt) + 1,
+                                  return_logits_vocab=True, suppress_blank=False)[0]
+    logits = np.asarray(result.logits[0][0], dtype=np.float32)
+    return logits - np.logaddexp.reduce(logits)

@@ -2,10 +2,12 @@
 
 Kokoro is one acoustic model for every voice; a *voice pack* is a (510, 1, 256) float32 table
 of style vectors, one row per input length. So :class:`KokoroModel` holds the ONNX sessions
-(a pool of up to ``size``, CUDA when onnxruntime has it) for all Kokoro voices, and each
-voice is a :class:`KokoroPool`: a :class:`voice.core.synthesis.Renderer` like Piper's
-``VoicePool`` that takes a model session per piece of text. Text becomes IPA through the
-espeak-ng that piper ships (:func:`voice.engines.espeak.phonemes`), NFC-normalised, then
+(a :class:`~voice.engines.sessions.SessionPool` of up to ``size``, CUDA when onnxruntime has
+it, the same pool Piper's ``VoicePool`` uses) for all Kokoro voices, and each voice is a
+:class:`KokoroPool`: a :class:`voice.core.synthesis.Renderer` like Piper's ``VoicePool`` that
+takes a model session per inference, and renders later pieces ahead on the others. Text becomes IPA through the
+espeak-ng that piper ships (:func:`voice.engines.espeak.phonemes`, with ties), its
+multi-letter phonemes as the single symbols Kokoro learnt (:func:`untie`), NFC-normalised, then
 token ids from the model's vocabulary (characters the vocabulary lacks are decomposed, and
 dropped if still unknown); ``tokens`` = ``[0, ids..., 0]`` int64, ``style`` =
 ``pack[min(len(ids), 509)]``, ``speed`` = the speaking rate; 24 kHz float32 out.
@@ -32,13 +34,14 @@ import re
 import threading
 import unicodedata
 import zipfile
-from contextlib import contextmanager
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
 
 from ..core.languages import base_language, normalize_bcp47
 from . import espeak
+from .sessions import SessionPool, onnx_options, session_threads
 from .voices import KOKORO_ENGINE, VoiceInfo
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,6 +62,17 @@ _ESPEAK_VOICES = {"en-us": "en-us", "en-gb": "en", "en": "en-us", "es": "es", "f
 # languages espeak-ng cannot phonemise the way Kokoro was trained (misaki's own G2P)
 _NOT_ESPEAK = {"ja", "zh"}
 _FLAGS = re.compile(r"\([^)]+\)")  # espeak-ng's (lang) switches around foreign words
+# espeak-ng writes a multi-letter phoneme with a tie between its letters; Kokoro learnt each as
+# one symbol (misaki's EspeakG2P phonemised its non-English data so): affricates and diphthongs.
+# Untied, "tʃ" would be read as t + ʃ and "aɪ" as two vowels.
+TIE = "^"
+TIED = (("a^ɪ", "I"), ("a^ʊ", "W"), ("d^z", "ʣ"), ("d^ʒ", "ʤ"), ("e^ɪ", "A"), ("o^ʊ", "O"), ("ə^ʊ", "Q"),
+        ("s^s", "S"), ("t^s", "ʦ"), ("t^ʃ", "ʧ"), ("ɔ^ɪ", "Y"))
+# espeak-ng's symbols as the nearest ones Kokoro says better in that language (by espeak voice),
+# measured with bench/voices.py: Italian has no lax vowels, but espeak-ng writes its unstressed
+# i/u as ɪ/ʊ, which Kokoro says the English way ("scusi" was heard "scuse"); its ʎ ("gli") was
+# heard "di", as l + j it is heard "li"
+NEAREST = {"it": (("ɪ", "i"), ("ʊ", "u"), ("ʎ", "lj"))}
 CALIBRATION = "This is a sentence at a normal speaking level, to set the output gain."
 
 
@@ -241,11 +255,22 @@ def to_ids(phonemes: str, vocab: dict[str, int]) -> list[int]:
     return ids
 
 
+def untie(phonemes: str, espeak_voice: str = "") -> str:
+    """espeak-ng's tied IPA (``t^ʃ``) -> Kokoro's symbols (``ʧ``), other ties dropped; then
+    the voice's language's :data:`NEAREST` symbols."""
+    for tied, symbol in TIED:
+        phonemes = phonemes.replace(tied, symbol)
+    for symbol, nearest in NEAREST.get(base_language(espeak_voice), ()):
+        phonemes = phonemes.replace(symbol, nearest)
+    return phonemes.replace(TIE, "")
+
+
 def clauses(espeak_voice: str, text: str) -> list[str]:
-    """The IPA of each clause of ``text``, with its punctuation (Kokoro uses it for prosody)."""
+    """The IPA of each clause of ``text`` (Kokoro's symbols, :func:`untie`), with its
+    punctuation (Kokoro uses it for prosody)."""
     out = []
-    for ph, terminator, _end in espeak.phonemes(espeak_voice, text):
-        ph = _FLAGS.sub("", ph).strip()
+    for ph, terminator, _end in espeak.phonemes(espeak_voice, text, tie=TIE):
+        ph = untie(_FLAGS.sub("", ph), espeak_voice).strip()
         if ph:
             out.append(ph + terminator)
     return out
@@ -306,10 +331,7 @@ class KokoroModel:
         self.space = self.vocab.get(" ")
         self.use_cuda = use_cuda
         self.size = max(1, size)
-        self.threads = threads
-        self._idle: list = []
-        self._created = 0
-        self._cond = threading.Condition()
+        self.threads = session_threads(threads, self.size)
         self._packs: dict[tuple[Path, str], np.ndarray] = {}
         self._gains: dict[tuple[Path, str], float] = {}
         self._packs_lock = threading.Lock()
@@ -324,46 +346,19 @@ class KokoroModel:
             raise ValueError(f"{model_path} is not a Kokoro model (inputs {', '.join(names)}; "
                              "expected tokens|input_ids, style|ref_s and speed)")
         self._speed_dtype = np.int32 if "int" in names["speed"].type else np.float32
-        self._idle.append(session)
-        _LOGGER.info("Kokoro model %s ready (pool of %d, providers %s)", self.model_path.name, self.size,
-                     ",".join(map(str, self.providers)))
+        self.sessions = SessionPool(self._open, self.size, first=session, name="kokoro")
+        _LOGGER.info("Kokoro model %s ready (pool of %d x %d threads, providers %s)", self.model_path.name, self.size,
+                     self.threads, ",".join(map(str, self.providers)))
 
     def _open(self):
         import onnxruntime
 
-        with self._cond:
-            self._created += 1
-        try:
-            options = onnxruntime.SessionOptions()
-            if self.threads:
-                options.intra_op_num_threads = self.threads
-            return onnxruntime.InferenceSession(str(self.model_path), sess_options=options,
-                                                providers=providers(self.use_cuda, onnxruntime.get_available_providers()))
-        except BaseException:
-            with self._cond:
-                self._created -= 1
-            raise
+        return onnxruntime.InferenceSession(str(self.model_path), sess_options=onnx_options(self.threads),
+                                            providers=providers(self.use_cuda, onnxruntime.get_available_providers()))
 
     @property
     def created(self) -> int:
-        return self._created
-
-    @contextmanager
-    def session(self):
-        """Take a session for one inference (blocking while all ``size`` are busy)."""
-        with self._cond:
-            while not self._idle and self._created >= self.size:
-                self._cond.wait()
-            sess = self._idle.pop() if self._idle else None
-        try:
-            if sess is None:
-                sess = self._open()
-            yield sess
-        finally:
-            if sess is not None:
-                with self._cond:
-                    self._idle.append(sess)
-                    self._cond.notify()
+        return self.sessions.created
 
     def pack(self, info: VoiceInfo) -> np.ndarray:
         key = (Path(info.pack_path), info.pack)
@@ -376,23 +371,24 @@ class KokoroModel:
                     self._packs[(key[0], name)] = array
             return self._packs[key]
 
-    def infer(self, ids: list[int], style: np.ndarray, speed: float) -> np.ndarray:
+    def infer(self, ids: list[int], style: np.ndarray, speed: float, *, urgent: bool = True) -> np.ndarray:
         """One input (at most :data:`MAX_TOKENS` ids) -> float32 audio at 24 kHz (blocking)."""
         feeds = {
             self._tokens: np.array([[0, *ids, 0]], dtype=np.int64),
             self._style: np.ascontiguousarray(style[min(len(ids), PACK_ROWS - 1)].reshape(1, STYLE_DIM)),
             "speed": np.array([speed], dtype=self._speed_dtype),
         }
-        with self.session() as sess:
+        with self.sessions.session(urgent=urgent) as sess:
             audio = sess.run(None, feeds)[0]
         return np.asarray(audio, np.float32).ravel()
 
-    def synthesize(self, info: VoiceInfo, text: str, rate: float = 1.0) -> np.ndarray:
-        """``text`` spoken by ``info`` (its pack, its language's phonemes), not level-calibrated."""
+    def synthesize(self, info: VoiceInfo, text: str, rate: float = 1.0, *, urgent: bool = True) -> np.ndarray:
+        """``text`` spoken by ``info`` (its pack, its language's phonemes), not level-calibrated;
+        ``urgent=False``: synthesized ahead (yields its turn for a session to urgent inferences)."""
         style = self.pack(info)
         ids = [to_ids(c, self.vocab) for c in clauses(info.espeak_voice, text)]
         speed = float(min(4.0, max(0.25, rate)))
-        parts = [trim(self.infer(b, style, speed)) for b in batches([i for i in ids if i], self.space)]
+        parts = [trim(self.infer(b, style, speed, urgent=urgent)) for b in batches([i for i in ids if i], self.space)]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
     def gain(self, info: VoiceInfo) -> float:
@@ -439,17 +435,22 @@ class KokoroPool:
         return self.model.created
 
     def render(self, text: str, rate: float = 1.0, speaker_id: int | None = None,
-               deterministic: bool = False) -> np.ndarray:
+               deterministic: bool = False, *, urgent: bool = True) -> np.ndarray:
         """One piece of text -> float32 audio at 24 kHz, level-calibrated (blocking).
 
         Kokoro samples no noise: every synthesis is deterministic; ``speaker_id`` has no use
-        (one speaker a pack)."""
+        (one speaker a pack). ``urgent=False``: a piece synthesized ahead."""
         with self._lock:
             self._in_use += 1
         try:
-            audio = self.model.synthesize(self.info, text, rate)
+            audio = self.model.synthesize(self.info, text, rate, urgent=urgent)
         finally:
             with self._lock:
                 self._in_use -= 1
                 self.rendered += 1
         return audio * np.float32(self.gain) if self.gain != 1.0 else audio
+
+    def prefetch(self, text: str, rate: float = 1.0, speaker_id: int | None = None,
+                 deterministic: bool = False) -> Future:
+        """:meth:`render` a later piece in the background (not urgent), on the model's pool; its future."""
+        return self.model.sessions.submit(self.render, text, rate, speaker_id, deterministic, urgent=False)

@@ -11,7 +11,9 @@ schedule). With several candidate languages, the stream's preferred language is 
 short utterances and otherwise detected once (encoder + one decoder step) before the one
 decode (:mod:`voice.core.languages`). An expected answer (``DecodeOptions.expect``)
 suppresses every token that is not a digit, punctuation or a piece of that answer's
-words (:func:`voice.core.answers.vocabulary`).
+words (:func:`voice.core.answers.vocabulary`); an expected answer keeps the stream's preferred
+language however long it is, and a yes/no decode that wrote no answer word falls back to the
+answer words scored by their first token (:mod:`voice.engines.yes_no`).
 
 N-best (``DecodeOptions.alternatives`` > 1, finals): the same single decode, with its beam
 search returning all its hypotheses (:func:`voice.engines.fw_compat.hypotheses`) and without
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import AsrConfig
-from ..core.answers import Expect, vocabulary
+from ..core.answers import Expect, parse, vocabulary
 from ..core.audio import SAMPLE_RATE
 from ..core.errors import InvalidArgument
 from ..core.itn import LANGUAGES as ITN_LANGUAGES
@@ -41,6 +43,7 @@ from . import fw_compat
 from .batching import BatchDecoder, batch_key
 from .devices import DeviceChoice
 from .limits import FRAMES_PER_SECOND, FULL_WINDOW, VAD_PARAMETERS, encoder_window, loop_start, max_new_tokens
+from .yes_no import YesNoScorer
 
 _LOGGER = logging.getLogger(__name__)
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's fallback schedule
@@ -79,6 +82,7 @@ class WhisperRecognizer:
         self.languages = fw_compat.whisper_languages() if self.multilingual else frozenset({"en"})
         self._token_texts: list[str] | None = None  # text of every token (constrained decoding)
         self._suppress_cache: dict[tuple, list[int]] = {}
+        self._yes_no = YesNoScorer(self._model, self.multilingual, cfg.min_window_s)
         self._batch = BatchDecoder(
             self._model, self.multilingual,
             (cfg.no_speech_threshold, cfg.log_prob_threshold, cfg.compression_ratio_threshold),
@@ -110,7 +114,8 @@ class WhisperRecognizer:
         # preferred language undetected; a longer one is detected (one encoder pass and one
         # decoder step, no text) and decoded once, in the pick among the candidates
         preferred = options.language
-        if keeps_language(len(audio) / SAMPLE_RATE, preferred, candidates):
+        answer = options.expect not in ("", Expect.FREE.value)
+        if keeps_language(len(audio) / SAMPLE_RATE, preferred, candidates, answer):
             return self._decode(audio, options, preferred)
         probs = self._detect(audio)
         if not probs:  # Silero heard no speech: nothing to detect, nothing to decode
@@ -284,6 +289,13 @@ class WhisperRecognizer:
             text = " ".join(split[:keep])
             words = words[:keep]
             confidence *= 0.5
+        if (options.expect == Expect.YES_NO.value and not options.interim and language
+                and not parse(Expect.YES_NO, text, language).value):
+            # no answer word came out (8 kHz "Sí" written "C.F."): the grammar's words scored
+            # by their first token instead (voice.engines.yes_no), one more decoder step
+            word = self._yes_no.word(audio, language)
+            if word:
+                text, words = word, []
         probs = dict(info.all_language_probs or ()) or {info.language: float(info.language_probability)}
         return Transcript(
             text=text,

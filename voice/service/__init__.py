@@ -29,6 +29,7 @@ class VoiceService:
         """``config``: the serving limits (default: the engine's config)."""
         self.engine = engine
         cfg = (config or engine.config).server
+        self.limits = cfg  # the serving limits every door applies (server.max_message_bytes, idle_timeout_s, ...)
         self.admission = Admission({"recognition": cfg.max_sessions, "synthesis": cfg.max_sessions,
                                     "conversation": cfg.max_sessions})
         self._draining = False

@@ -34,6 +34,7 @@ from ...service.types import (
     Pacing,
     ReplyAudio,
 )
+from ..ops.limits import StreamClock, StreamLimits
 from . import protocol
 from .protocol import ErrorCode, FrameParser, ProtocolError
 
@@ -67,7 +68,8 @@ class AudioSocketServer:
         a TLS-capable proxy: Asterisk's AudioSocket itself speaks plain TCP)."""
         self.service = service
         self.ssl = ssl
-        self.limits = (idle_timeout_s, max_call_s)  # no frame for this long / a call this long ends it (0: never)
+        # no frame for this long / a call this long ends it (0: never)
+        self.limits = StreamLimits(idle_timeout_s, max_call_s)
         self.host = host
         self.port = port
         self.language = language
@@ -165,7 +167,7 @@ class AudioSocketServer:
                     call_id: str) -> _Ended:
         config = self.config(call_id)
         ended: asyncio.Future[_Ended] = asyncio.get_running_loop().create_future()
-        inputs = _inputs(reader, parser, ended, *self.limits)
+        inputs = _inputs(reader, parser, ended, self.limits)
         try:
             async with self.service.conversation.open() as call:
                 self._active += 1
@@ -202,13 +204,12 @@ async def _first_frame(reader: asyncio.StreamReader, parser: FrameParser) -> pro
 
 
 async def _inputs(reader: asyncio.StreamReader, parser: FrameParser, ended: asyncio.Future,
-                  idle_s: float = 0.0, max_s: float = 0.0) -> AsyncIterator[ConversationInput]:
+                  limits: StreamLimits = StreamLimits()) -> AsyncIterator[ConversationInput]:
     """The caller's frames as conversation inputs; when the caller's side ends (for whatever
-    reason, no frame for ``idle_s`` or a call longer than ``max_s`` included) ``ended`` says why
-    and the inputs end. Never raises."""
+    reason, a limit included: no frame for ``limits.idle_timeout_s``, a call longer than
+    ``limits.max_stream_seconds``) ``ended`` says why and the inputs end. Never raises."""
     outcome = None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + max_s if max_s else None
+    clock = StreamClock(limits)
     try:
         while outcome is None:
             for frame in parser:
@@ -223,15 +224,15 @@ async def _inputs(reader: asyncio.StreamReader, parser: FrameParser, ended: asyn
                     code = "no code" if frame.code is None else f"code 0x{frame.code:02x}"
                     outcome = _Ended(f"the peer sent an error frame ({code})", warn=True)
                     break
-            if outcome is None and deadline is not None and loop.time() > deadline:
-                outcome = _Ended(f"longer than {max_s:g} s (server.max_stream_seconds)", warn=True)
+            if outcome is None and (hit := clock.hit()) is not None:
+                outcome = _Ended(str(hit), warn=True)
             if outcome is None:
                 try:
-                    async with asyncio.timeout(idle_s or None):
+                    async with asyncio.timeout(clock.wait_s()):
                         data = await reader.read(READ_BYTES)
                 except TimeoutError:
-                    outcome = _Ended(f"no frame for {idle_s:g} s (server.idle_timeout_s)", warn=True)
-                    break
+                    continue  # a limit: the check above says which
+                clock.heard()
                 if not data:
                     parser.end()
                     outcome = _Ended("connection closed without hang-up")

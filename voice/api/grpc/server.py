@@ -75,7 +75,7 @@ class VoiceServer:
         self._stopping: asyncio.Future | None = None
         self.metrics = metrics or Metrics(self.service, self.model_state)
         self.engine.set_telemetry(self.metrics)
-        limits = StreamLimits(config.server.idle_timeout_s, config.server.max_stream_seconds)
+        limits = StreamLimits.of(config.server)
         self.guard = GrpcGuard(self.metrics, keys, limits, security.public_health, tracer)
         opts = [
             ("grpc.max_receive_message_length", config.server.max_message_bytes),

@@ -27,6 +27,14 @@ them ends the call (its open turn is still finished) and the next audio starts a
 conversation's clock is its input audio: a client that sends no audio for
 :data:`IDLE_INPUT_S` while a reply plays is taken to be silent (silence is fed), so its
 response still ends. Errors are ``error`` events naming the ``param``; the socket stays open.
+
+The door's limits (:mod:`voice.api.ops.limits`): no ``input_audio_buffer.append`` for
+``server.idle_timeout_s``, or a session longer than ``server.max_stream_seconds``, ends the
+session: its open turns are finished (their transcripts still go out, for up to
+:data:`FINISH_TIMEOUT_S`), then an ``error`` event (``session_idle_timeout`` /
+``session_expired``, as OpenAI names its own session limit) and the socket closes with 1008.
+A message over ``server.max_message_bytes`` (at most :data:`MAX_MESSAGE_BYTES`) closes it with
+1009.
 """
 
 from __future__ import annotations
@@ -62,6 +70,7 @@ from ...service.types import (
     SpeechEvent,
     SpeechEventKind,
 )
+from ..ops.limits import LimitHit, StreamClock, StreamLimits
 from .realtime_events import (
     BETA,
     GA,
@@ -85,9 +94,11 @@ from .realtime_events import (
 _LOGGER = logging.getLogger(__name__)
 
 PATH = "/v1/realtime"
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # OpenAI takes appends of up to 15 MiB
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # OpenAI takes appends of up to 15 MiB (server.max_message_bytes may say less)
 HEARTBEAT_S = 30.0  # ping a silent peer; one that does not answer is gone
 CLOSE_TIMEOUT_S = 5.0  # for the peer's answer to our close frame
+FINISH_TIMEOUT_S = 5.0  # a limit ended the session: its open turns get this long to finish
+MAX_REASON_BYTES = 123  # a close frame's reason (RFC 6455)
 CONVERSATION_PIECE_S = 0.02  # appended audio goes to the conversation in 20 ms pieces (barge-in timing)
 TRANSCRIPTION_PIECE_S = 0.1
 INPUT_QUEUE = 64  # pieces waiting for the service; a full queue holds the socket's reader
@@ -112,8 +123,9 @@ class _Door:
         self._connections: set[_Connection] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=MAX_MESSAGE_BYTES, heartbeat=HEARTBEAT_S,
-                                   timeout=CLOSE_TIMEOUT_S)
+        limits = self.service.limits
+        ws = web.WebSocketResponse(protocols=("realtime",), heartbeat=HEARTBEAT_S, timeout=CLOSE_TIMEOUT_S,
+                                   max_msg_size=min(MAX_MESSAGE_BYTES, limits.max_message_bytes))
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, headers={"Upgrade": "websocket"},
                                 text=f"{PATH} is an OpenAI Realtime WebSocket\n")
@@ -220,6 +232,7 @@ class _Connection:
         self._assistant_texts: list[str] = []  # added by the client since the last response
         self._appended = 0  # bytes since the last commit / clear
         self._closing = False
+        self._clock = StreamClock(StreamLimits.of(service.limits))  # the session's limits
         self._handlers = {
             "session.update": self._session_update,
             "transcription_session.update": self._transcription_session_update,
@@ -244,7 +257,7 @@ class _Connection:
 
     # -- the session ----------------------------------------------------------------------
     async def serve(self) -> None:
-        code = WSCloseCode.OK
+        code, reason = WSCloseCode.OK, ""
         try:
             try:
                 self.service.check_ready()
@@ -254,7 +267,17 @@ class _Connection:
                 return
             _LOGGER.debug("%s: open (%s shape, %s)", self, self.shape, self.session.kind)
             await self._emit("session.created", session=self._session_object())
-            async for msg in self.ws:
+            clock = self._clock
+            while True:
+                if (hit := clock.hit()) is not None:
+                    code, reason = WSCloseCode.POLICY_VIOLATION, await self._limit_reached(hit)
+                    break
+                try:
+                    msg = await self.ws.receive(timeout=clock.wait_s())
+                except TimeoutError:
+                    continue  # a limit: the check above says which
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                    break
                 if msg.type is WSMsgType.TEXT:
                     await self._dispatch(msg.data)
                 elif msg.type is WSMsgType.BINARY:
@@ -273,7 +296,28 @@ class _Connection:
         finally:
             await self._stop_all()
             with contextlib.suppress(Exception):
-                await self.ws.close(code=code)
+                await self.ws.close(code=code, message=reason.encode()[:MAX_REASON_BYTES])
+
+    async def _limit_reached(self, hit: LimitHit) -> str:
+        """A limit ends the session: the input ends, open turns finish (their events go out),
+        then the ``error`` event. Returns the close reason."""
+        _LOGGER.warning("%s: %s; closing the WebSocket with %d", self, hit, WSCloseCode.POLICY_VIOLATION)
+        self._closing = True
+        backends = list(self._backends)
+        for backend in backends:
+            backend.close_input()
+        tasks = [b.task for b in backends if b.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=FINISH_TIMEOUT_S)
+        if hit.idle:
+            error = RealtimeError(f"No audio for {hit.seconds:g} seconds ({hit.key}); the session was closed.",
+                                  None, "session_idle_timeout")
+        else:
+            error = RealtimeError(f"Your session hit the maximum duration of {hit.seconds:g} seconds ({hit.key}).",
+                                  None, "session_expired")
+        with contextlib.suppress(ConnectionResetError):
+            await self._error(error)
+        return str(hit)
 
     async def _stop_all(self) -> None:
         """The client is gone: every call it held ends now (recognition, synthesis, tickets)."""
@@ -395,6 +439,7 @@ class _Connection:
                                 "audio")
         if not data:
             return
+        self._clock.heard()
         backend = self._ensure_backend()
         piece_s = CONVERSATION_PIECE_S if backend.kind == REALTIME else TRANSCRIPTION_PIECE_S
         bytes_per_s = backend.session.input_bytes_per_second

@@ -7,7 +7,7 @@
   key may not use -> ``PERMISSION_DENIED``, a limit -> ``RESOURCE_EXHAUSTED`` with
   ``grpc-retry-pushback-ms`` (and ``retry-after`` seconds) in the trailers. Health stays
   public unless configured otherwise;
-* limits on request streams: no message for ``idle_timeout_s``, or longer than
+* limits on request streams (:mod:`.limits`): no message for ``idle_timeout_s``, or longer than
   ``max_stream_seconds``, ends the input (what was sent is still answered), then the call
   ends with ``DEADLINE_EXCEEDED`` naming the limit; a key whose audio for the day is spent
   ends its streams the same way with ``RESOURCE_EXHAUSTED``;
@@ -23,13 +23,13 @@ import contextlib
 import inspect
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import grpc
 
 from ...core.errors import ResourceExhausted, ServiceError
 from .keys import LEASE, KeyPolicy, Lease, PermissionDenied, Unauthenticated, bearer, service_of
+from .limits import StreamClock, StreamLimits
 from .logs import REQUEST_ID, request_id
 
 if TYPE_CHECKING:
@@ -41,12 +41,6 @@ HEALTH_SERVICE = "grpc.health.v1.Health"
 CLOSED_MESSAGE = "server shutting down: the call was still running at the end of the drain period"
 _CODES = {Unauthenticated: grpc.StatusCode.UNAUTHENTICATED, PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
           ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED}
-
-
-@dataclass(frozen=True)
-class StreamLimits:
-    idle_timeout_s: float = 0.0  # 0: none
-    max_stream_seconds: float = 0.0  # 0: none
 
 
 class _Call:
@@ -202,24 +196,26 @@ class GrpcGuard(grpc.aio.ServerInterceptor):
 
     async def _limited(self, raw, call: _Call):
         """The request stream, ended early (and the reason kept) by a limit."""
-        idle = self.limits.idle_timeout_s or None
-        longest = self.limits.max_stream_seconds
+        clock = StreamClock(self.limits, started=call.started)
         iterator = raw.__aiter__()
         while True:
+            timed_out = False
             try:
-                async with asyncio.timeout(idle):
+                async with asyncio.timeout(clock.wait_s()):
                     message = await iterator.__anext__()
             except StopAsyncIteration:
                 return
             except TimeoutError:
-                call.ended = (grpc.StatusCode.DEADLINE_EXCEEDED,
-                              f"no request message for {idle:g} s (server.idle_timeout_s); the stream was ended")
-                _LOGGER.info("%s: idle for %.0f s; input ended", call.method, idle)
+                timed_out = True
+            else:
+                clock.heard()
+            hit = clock.hit()
+            if hit is not None:
+                call.ended = (grpc.StatusCode.DEADLINE_EXCEEDED, f"{hit}; the stream was ended")
+                _LOGGER.info("%s: %s; input ended", call.method, hit)
                 return
-            if longest and time.monotonic() - call.started > longest:
-                call.ended = (grpc.StatusCode.DEADLINE_EXCEEDED,
-                              f"the stream ran longer than {longest:g} s (server.max_stream_seconds); it was ended")
-                return
+            if timed_out:
+                continue
             if call.lease is not None and call.lease.exhausted:
                 call.ended = (grpc.StatusCode.RESOURCE_EXHAUSTED,
                               f"key {call.lease.key.name!r} has used its audio minutes for today (UTC)")

@@ -14,8 +14,13 @@ are logged at debug.
 A message that breaks the protocol (not JSON, an unknown event, media before start, a payload
 that is not base64 mu-law, ...) ends that call: one warning naming the call and the reason,
 the socket closed with 1007 (bad data) or 1008 (protocol); service errors likewise (1008 for
-an invalid argument, 1013 at the call limit or while not serving). A socket that goes away
-ends its call at once: leaving ``async with call`` cancels recognition and synthesis.
+an invalid argument, 1013 at the call limit or while not serving). The door's limits
+(:mod:`voice.api.ops.limits`; Twilio has no error message, so a warning names the limit): no
+inbound media for ``server.idle_timeout_s`` or a stream longer than
+``server.max_stream_seconds`` ends the call and closes with 1008; a message over
+``server.max_message_bytes`` (at most :data:`MAX_MESSAGE_BYTES`) closes with 1009. A socket
+that goes away ends its call at once: leaving ``async with call`` cancels recognition and
+synthesis.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from ...service.types import (
     ReplyEnded,
     ReplySource,
 )
+from ..ops.limits import MIN_WAIT_S, StreamClock, StreamLimits
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,9 +55,8 @@ PATH = "/twilio/media"
 SAMPLE_RATE = 8000  # Media Streams audio is 8 kHz mu-law, both ways
 FRAME_MS = 20
 MAX_MEDIA_BYTES = SAMPLE_RATE  # at most 1 s of mu-law in one media message (Twilio sends 20 ms)
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024  # the most a message may be (server.max_message_bytes may say less)
 START_TIMEOUT_S = 10.0  # from the upgrade to the start event
-IDLE_TIMEOUT_S = 10.0  # a stream sends media every 20 ms: this long without a message, it is dead
 CLOSE_TIMEOUT_S = 5.0  # for the peer's answer to our close frame
 INBOUND_TRACKS = frozenset({"inbound", "inbound_track"})
 MEDIA_FORMAT = ("audio/x-mulaw", "8000", "1")
@@ -61,7 +66,7 @@ MAX_REASON_BYTES = 123  # a close frame's reason (RFC 6455)
 _FIELDS = {"config.language_code": "customParameters.language"}
 
 BAD_DATA = WSCloseCode.INVALID_TEXT  # 1007: the message does not parse or a field is wrong
-BAD_PROTOCOL = WSCloseCode.POLICY_VIOLATION  # 1008: a message that does not belong here
+BAD_PROTOCOL = WSCloseCode.POLICY_VIOLATION  # 1008: a message that does not belong here, or a limit
 
 
 def add_routes(app: web.Application, service: VoiceService) -> None:
@@ -90,12 +95,14 @@ class _Bridge:
         self._connections: set[_Connection] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_S)
+        limits = self.service.limits
+        ws = web.WebSocketResponse(max_msg_size=min(MAX_MESSAGE_BYTES, limits.max_message_bytes),
+                                   timeout=CLOSE_TIMEOUT_S)
         if not ws.can_prepare(request).ok:
             return web.Response(status=426, headers={"Upgrade": "websocket"},
                                 text=f"{PATH} is a Twilio Media Streams WebSocket\n")
         await ws.prepare(request)
-        connection = _Connection(ws, request.remote or "?")
+        connection = _Connection(ws, request.remote or "?", StreamLimits.of(limits))
         self._connections.add(connection)
         try:
             await connection.serve(self.service)
@@ -108,9 +115,10 @@ class _Bridge:
 
 
 class _Connection:
-    def __init__(self, ws: web.WebSocketResponse, peer: str):
+    def __init__(self, ws: web.WebSocketResponse, peer: str, limits: StreamLimits = StreamLimits()):
         self.ws = ws
         self.peer = peer
+        self.limits = limits  # from the start event on
         self.stream_sid = ""
         self.call_sid = ""
         self._seen_sid = ""  # a streamSid named before start (for the log)
@@ -171,11 +179,9 @@ class _Connection:
                                   call_id=self.call_sid, language_code=language or defaults.language)
 
     # -- in ---------------------------------------------------------------------------------
-    async def _message(self, timeout: float, waiting_for: str) -> dict:
-        try:
-            msg = await self.ws.receive(timeout=timeout)
-        except TimeoutError:
-            raise _Refused(BAD_PROTOCOL, f"no {waiting_for} for {timeout:g} s") from None
+    async def _message(self, timeout: float | None) -> dict:
+        """The next message (raises TimeoutError after ``timeout`` s; None: no limit)."""
+        msg = await self.ws.receive(timeout=None if timeout is None else max(timeout, MIN_WAIT_S))
         if msg.type is WSMsgType.TEXT:
             try:
                 message = json.loads(msg.data)
@@ -198,7 +204,10 @@ class _Connection:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT_S
         while True:
-            message = await self._message(max(deadline - loop.time(), 0.001), "start event")
+            try:
+                message = await self._message(deadline - loop.time())
+            except TimeoutError:
+                raise _Refused(BAD_PROTOCOL, f"no start event for {START_TIMEOUT_S:g} s") from None
             event = message["event"]
             if event == "start":
                 return self._parse_start(message)
@@ -241,12 +250,19 @@ class _Connection:
         return language
 
     async def _inputs(self):
+        clock = StreamClock(self.limits)
         while True:
-            message = await self._message(IDLE_TIMEOUT_S, "message")
+            if (hit := clock.hit()) is not None:
+                raise _Refused(BAD_PROTOCOL, str(hit))
+            try:
+                message = await self._message(clock.wait_s())
+            except TimeoutError:
+                continue  # a limit: the check above says which
             event = message["event"]
             if event == "media":
                 audio = self._media(message)
                 if audio is not None:
+                    clock.heard()
                     yield AudioInput(audio)
             elif event == "dtmf":
                 dtmf = message.get("dtmf")

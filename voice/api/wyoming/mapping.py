@@ -224,6 +224,11 @@ _CODES = ((InvalidArgument, "invalid-argument"), (Unavailable, "unavailable"),
           (ResourceExhausted, "resource-exhausted"), (Unimplemented, "unimplemented"), (ServiceError, "error"))
 
 
+def limit_error(hit) -> Error:
+    """A stream limit (:class:`voice.api.ops.limits.LimitHit`) as Wyoming's ``error``."""
+    return Error(text=f"{hit}; the audio stream was ended", code="deadline-exceeded")
+
+
 def error_event(exc: BaseException) -> Error:
     """A service error as Wyoming's ``error`` (text: the service's message, which names the
     field; code: its kind); anything else as ``internal`` without details."""

@@ -7,6 +7,12 @@ requests came in (each request's task waits for the one before). Input is bounde
 chunks and streamed text wait in small queues, and when a queue is full the connection stops
 reading, so TCP flow control slows the sender.
 
+The door's limits (:mod:`voice.api.ops.limits`) apply to each audio stream: no audio-chunk for
+``server.idle_timeout_s``, or a stream longer than ``server.max_stream_seconds``, ends its
+input; what was sent is still answered (``transcript``, ``transcript-stop``), then an
+``error`` (code ``deadline-exceeded``) names the limit, and the stream's later chunks are
+dropped until ``audio-stop``.
+
 The listener only accepts connections once the engine is ready (``ready``, e.g. the gRPC
 door's model loading), as Wyoming servers do: Home Assistant's ``describe`` then sees every
 model, voice and intent, and a client that comes early simply waits for its connection.
@@ -33,6 +39,7 @@ from ...core.errors import InvalidArgument, ServiceError
 from ...core.results import RecognitionResult
 from ...service import VoiceService
 from ...service.types import AudioInput, InterimUpdate, StreamingConfig, SynthesisRequest
+from ..ops.limits import LimitHit, StreamClock, StreamLimits
 from . import mapping
 from .discovery import Advertiser
 
@@ -171,6 +178,8 @@ class _Recognition:
     fmt: mapping.AudioFormat
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(MAX_QUEUED_CHUNKS))
     closed: bool = False
+    limits: StreamLimits = StreamLimits()
+    limit: LimitHit | None = None  # the limit that ended its input
 
 
 @dataclass
@@ -286,7 +295,7 @@ class WyomingConnection(AsyncEventHandler):
     def _open_recognition(self, fmt: mapping.AudioFormat) -> None:
         # refused until it checks out and is admitted: then its chunks are dropped (one error
         # for the stream, not one per chunk) until audio-stop
-        stream = self._recognition = _Recognition(fmt, closed=True)
+        stream = self._recognition = _Recognition(fmt, closed=True, limits=StreamLimits.of(self.service.limits))
         transcribe, self._transcribe = self._transcribe, None
         fmt.check("audio-start")
         config = mapping.streaming_config(transcribe, fmt)
@@ -344,6 +353,9 @@ class WyomingConnection(AsyncEventHandler):
             _close_queue(stream)
         await self._write(Transcript(text=" ".join(t for t in finals if t), language=language or None).event())
         await self._write(TranscriptStop().event())
+        if stream.limit is not None:
+            _LOGGER.warning("Wyoming client %s: %s; the audio stream was ended", self.peer, stream.limit)
+            await self._write(mapping.limit_error(stream.limit).event())
 
     # -- synthesis ------------------------------------------------------------------------
     def _synthesis_request(self, voice, text_format, text: str) -> SynthesisRequest:
@@ -451,9 +463,23 @@ def _close_queue(stream) -> None:
 
 
 async def _audio_inputs(stream: _Recognition) -> AsyncIterator[AudioInput]:
-    while (item := await stream.queue.get()) is not None:
+    """The stream's audio until audio-stop, or until a limit (``stream.limit`` says which)."""
+    clock = StreamClock(stream.limits)
+    while True:
+        if (hit := clock.hit()) is not None:
+            stream.limit = hit
+            _close_queue(stream)  # the client's later chunks are dropped from now on
+            return
+        try:
+            async with asyncio.timeout(clock.wait_s()):
+                item = await stream.queue.get()
+        except TimeoutError:
+            continue  # a limit: the check above says which
+        if item is None:
+            return
         if isinstance(item, InvalidArgument):
             raise item
+        clock.heard()
         yield AudioInput(item)
 
 

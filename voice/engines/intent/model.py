@@ -50,6 +50,11 @@ class TrainConfig:
     dense_epochs: int = 60
     dense_lr: float = 4.0
     dense_weights: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+    # nearest-template voting: per class, the highest cosine of the query's embedding to that
+    # class's training sentences (the dense head's), times ``knn_scale``, added to the logits
+    # with a weight picked from ``knn_weights`` together with the dense head's
+    knn_scale: float = 20.0
+    knn_weights: tuple[float, ...] = (0.0, 0.25, 0.5)
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,46 @@ class DenseHead:
     # the summed logits are divided by this (fitted on held-out templates), so confidences stay
     # probabilities: the dialogue policy reads them ("near certain" is 0.95)
     temperature: float = 1.0
+    # nearest-template voting: the training sentences' embeddings (rows grouped by class) and
+    # their classes; logits ``knn_weight * scale * (best cosine per class)``
+    neighbours: "Neighbours | None" = None
+    knn_weight: float = 0.0
 
     def logits(self, embedding: np.ndarray) -> np.ndarray:
         return embedding @ self.W + self.b
+
+
+class Neighbours:
+    """Embeddings of training sentences with their classes: per class, the best cosine of a
+    query to them (the none class: to the out-of-scope sentences). A class without rows
+    scores -1."""
+
+    def __init__(self, E: np.ndarray, labels: np.ndarray, n_classes: int, scale: float = 20.0):
+        order = np.argsort(labels, kind="stable")
+        self.E = np.ascontiguousarray(np.asarray(E, np.float32)[order])
+        self.labels = np.asarray(labels, np.int64)[order]
+        self.n_classes = int(n_classes)
+        self.scale = float(scale)
+        if len(self.labels):
+            change = np.flatnonzero(np.diff(self.labels)) + 1
+            self._starts = np.concatenate([[0], change]).astype(np.int64)
+        else:
+            self._starts = np.zeros(0, np.int64)
+        self._classes = self.labels[self._starts] if len(self.labels) else np.zeros(0, np.int64)
+
+    def best_cosines(self, E: np.ndarray) -> np.ndarray:
+        """(n, classes) best cosine per class of each row of ``E`` (n, dim), or (classes,)
+        for one embedding."""
+        single = E.ndim == 1
+        E2 = E[None, :] if single else E
+        out = np.full((len(E2), self.n_classes), -1.0, np.float32)
+        if len(self.labels):
+            S = E2 @ self.E.T
+            out[:, self._classes] = np.maximum.reduceat(S, self._starts, axis=1)
+        return out[0] if single else out
+
+    def logits(self, E: np.ndarray) -> np.ndarray:
+        return self.scale * self.best_cosines(E)
 
 
 class LanguageModel:
@@ -105,10 +147,17 @@ class LanguageModel:
         """Class probabilities: n-gram logits plus the weighted dense ones (``sparse=False``:
         the dense head alone, as a language the model was not trained in uses it)."""
         z = self.sparse_logits(toks, numbers) if sparse else None
-        if self.dense is not None and (self.dense.weight > 0 or not sparse):
+        dense = self.dense
+        if dense is not None and (dense.weight > 0 or dense.knn_weight > 0 or not sparse):
             e = self.encoder.encode_one(dense_text(text, toks, numbers))
-            zd = self.dense.logits(e)
-            z = zd if z is None else (z + self.dense.weight * zd) / self.dense.temperature
+            zd = dense.logits(e)
+            if z is None:
+                z = zd
+            else:
+                z = z + dense.weight * zd
+                if dense.knn_weight > 0 and dense.neighbours is not None:
+                    z = z + dense.knn_weight * dense.neighbours.logits(e)
+                z = z / dense.temperature
         if z is None:
             raise ValueError("intent.encoder: no dense head in this model")
         return _softmax(z)
@@ -175,6 +224,11 @@ class LanguageModel:
             meta["dense_threshold"] = self.dense.threshold
             meta["dense_temperature"] = self.dense.temperature
             arrays.update(Wd=self.dense.W, bd=self.dense.b)
+            nb = self.dense.neighbours
+            if nb is not None and self.dense.knn_weight > 0:
+                meta["knn_weight"] = self.dense.knn_weight
+                meta["knn_scale"] = nb.scale
+                arrays.update(knn_E=nb.E.astype(np.float16), knn_labels=nb.labels.astype(np.int32))
         return meta, arrays
 
     @classmethod
@@ -183,9 +237,14 @@ class LanguageModel:
         lex = meta["lexicon"]
         dense = None
         if "Wd" in arrays:
+            neighbours = None
+            if "knn_E" in arrays:
+                neighbours = Neighbours(np.asarray(arrays["knn_E"], np.float32), np.asarray(arrays["knn_labels"]),
+                                        len(meta["classes"]), float(meta["knn_scale"]))
             dense = DenseHead(np.ascontiguousarray(arrays["Wd"], np.float32), np.asarray(arrays["bd"], np.float32),
                               float(meta["dense_weight"]), float(meta["dense_threshold"]),
-                              float(meta.get("dense_temperature", 1.0)))
+                              float(meta.get("dense_temperature", 1.0)), neighbours,
+                              float(meta.get("knn_weight", 0.0)))
         lexicon = NumberLexicon(
             meta["language"],
             {tuple(k.split(" ")): int(v) for k, v in lex["table"]},
@@ -464,6 +523,20 @@ def _fit_dense(samples: list[Sample], oos: list[str], classes: list[str], embed:
                             epochs=cfg.dense_epochs, lr=cfg.dense_lr, seed=cfg.seed)
 
 
+def _neighbours(samples: list[Sample], oos: list[str], classes: list[str], embed: _Embeddings,
+                cfg: TrainConfig) -> Neighbours:
+    """The rows nearest-template voting compares a query with: the dense head's clean training
+    sentences (the first ``dense_per_template`` of each template) and the out-of-scope ones."""
+    index = {c: i for i, c in enumerate(classes)}
+    subset = _dense_subset(samples, cfg.dense_per_template)
+    texts = [s.text for s in subset]
+    labels = [index[s.intent] for s in subset]
+    if oos and NONE_INTENT in index:
+        texts += list(oos)
+        labels += [index[NONE_INTENT]] * len(oos)
+    return Neighbours(embed(texts), np.asarray(labels, np.int64), len(classes), cfg.knn_scale)
+
+
 def _top(P: np.ndarray, classes: list[str], gold: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the top probability (0 when it is the none class) and whether it is right."""
     j = P.argmax(axis=1)
@@ -530,6 +603,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     feat = _Featurizer(lexicon, delex)
     threshold = 0.3
     dense_weight = 0.0
+    knn_weight = 0.0
     dense_threshold = 0.3
     temperature = 1.0
     if calibrate:
@@ -558,23 +632,28 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
 
             Zs = np.stack([sparse(t) for t in texts])
             Zd = np.zeros_like(Zs)
-            tried = (0.0,)
+            Zk = np.zeros_like(Zs)
+            tried = [(0.0, 0.0)]
             if embed is not None:
                 Wd, bd = _fit_dense(train_s, oos_train, classes, embed, cfg)
-                Zd = embed(texts) @ Wd + bd
-                tried = cfg.dense_weights
+                E_held = embed(texts)
+                Zd = E_held @ Wd + bd
+                Zk = _neighbours(train_s, oos_train, classes, embed, cfg).logits(E_held)
+                tried = [(w, v) for w in cfg.dense_weights for v in cfg.knn_weights]
             gold = [s.intent for s in held_s]
             best = -1.0
-            for w in tried:
-                T = _fit_temperature(Zs + w * Zd, classes, gold + [NONE_INTENT] * len(oos_held)) if w > 0 else 1.0
-                P = _softmax_rows((Zs + w * Zd) / T)
+            for w, v in tried:
+                Z = Zs + w * Zd + v * Zk
+                T = _fit_temperature(Z, classes, gold + [NONE_INTENT] * len(oos_held)) if w > 0 or v > 0 else 1.0
+                P = _softmax_rows(Z / T)
                 in_p, in_ok = _top(P[: len(held_s)], classes, gold)
                 oos_p, _ = _top(P[len(held_s):], classes, None)
                 t = _pick_threshold(in_p, in_ok, oos_p)
                 score = _separation(in_p, in_ok, oos_p, t)
-                _LOGGER.debug("%s: dense weight %.1f threshold %.2f separation %.4f", data.language, w, t, score)
+                _LOGGER.debug("%s: dense weight %.2f knn weight %.2f threshold %.2f separation %.4f",
+                              data.language, w, v, t, score)
                 if score > best + 1e-9:
-                    best, threshold, dense_weight, temperature = score, t, float(w), T
+                    best, threshold, dense_weight, knn_weight, temperature = score, t, float(w), float(v), T
             if embed is not None:
                 P = _softmax_rows(Zd)
                 in_p, in_ok = _top(P[: len(held_s)], classes, gold)
@@ -585,9 +664,10 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     dense = None
     if embed is not None:
         Wd, bd = _fit_dense(samples, list(data.out_of_scope), classes, embed, cfg)
-        dense = DenseHead(Wd, bd, dense_weight, dense_threshold, temperature)
+        neighbours = _neighbours(samples, list(data.out_of_scope), classes, embed, cfg) if knn_weight > 0 else None
+        dense = DenseHead(Wd, bd, dense_weight, dense_threshold, temperature, neighbours, knn_weight)
     _LOGGER.info("Trained intent model %s: %d intents, %d sentences, %d features, dense weight %.1f, "
-                 "threshold %.2f in %.2f s", data.language, len(intents), len(samples), len(vocab),
-                 dense_weight, threshold, time.perf_counter() - t0)
+                 "knn weight %.2f, threshold %.2f in %.2f s", data.language, len(intents), len(samples), len(vocab),
+                 dense_weight, knn_weight, threshold, time.perf_counter() - t0)
     return LanguageModel(data.language, classes, vocab, W, b, threshold, slots, lexicon, cfg.max_alternatives,
                          delex, dense, encoder)
