@@ -87,7 +87,9 @@ class Neighbours:
 
     def __init__(self, E: np.ndarray, labels: np.ndarray, n_classes: int, scale: float = 20.0):
         order = np.argsort(labels, kind="stable")
-        self.E = np.ascontiguousarray(np.asarray(E, np.float32)[order])
+        # kept at float16 precision (as cached: half the size), so a loaded model scores exactly
+        # as the freshly trained one
+        self.E = np.ascontiguousarray(np.asarray(E, np.float16)[order], np.float32)
         self.labels = np.asarray(labels, np.int64)[order]
         self.n_classes = int(n_classes)
         self.scale = float(scale)
