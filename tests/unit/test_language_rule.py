@@ -5,9 +5,12 @@ from __future__ import annotations
 from voice.core.languages import (
     DECLARED_LANGUAGE_MARGIN,
     HISTORY_LANGUAGE_MARGIN,
+    INTERIM_LANGUAGE_MIN_P,
+    LANGUAGE_DECISION_MIN_S,
     LANGUAGE_SWITCH_MIN_S,
     StreamLanguage,
     carries_language,
+    interim_commits_language,
     keeps_language,
     pick_language,
 )
@@ -139,3 +142,22 @@ def test_digital_silence_ends_an_answer() -> None:
         events += session.push(pcm[i:i + 1600])
     events += session.finish()
     assert sum(isinstance(e, Utterance) for e in events) == len(clips) + 1
+
+
+def test_an_interim_commits_the_preferred_language_on_enough_audio():
+    assert interim_commits_language("es", 0.5, LANGUAGE_DECISION_MIN_S, "uno dos tres cuatro", "es")
+    assert not interim_commits_language("es", 0.99, LANGUAGE_DECISION_MIN_S - 0.1, "uno dos tres", "es")
+
+
+def test_an_interim_in_another_language_needs_length_and_certainty():
+    # the first 1.5 s of a Spanish prompt heard as Italian: the final detects afresh
+    assert not interim_commits_language("it", 0.7, 1.5, "per favore", None)
+    assert not interim_commits_language("it", 0.95, LANGUAGE_SWITCH_MIN_S - 0.1, "per favore", "es")
+    assert not interim_commits_language("it", INTERIM_LANGUAGE_MIN_P - 0.01, 3.0, "per favore", "es")
+    assert interim_commits_language("it", INTERIM_LANGUAGE_MIN_P, LANGUAGE_SWITCH_MIN_S, "per favore", "es")
+    assert interim_commits_language("it", 0.9, 3.0, "per favore", None)
+
+
+def test_a_numeric_interim_commits_no_language():
+    assert not interim_commits_language("en", 0.99, 5.0, "3, 2, 3, 2.", "en")
+    assert not interim_commits_language("", 0.99, 5.0, "bonjour madame", None)

@@ -16,7 +16,12 @@ The rule for a stream with several candidate languages (:func:`pick_language`,
   sets it, later ones change it only when at least :data:`LANGUAGE_SWITCH_MIN_S` long;
 * numerals and punctuation carry no language (:func:`carries_language`): a final such as
   "3, 2, 3, 2." neither sets nor changes the stream's language, and is reported in the
-  preferred language; an interim like it commits no language for its utterance.
+  preferred language; an interim like it commits no language for its utterance;
+* an interim's language is reused for the rest of its utterance (its later interims and its
+  final, :func:`interim_commits_language`) only when it is the preferred language and the
+  interim heard :data:`LANGUAGE_DECISION_MIN_S`, or when it is another language detected on
+  at least :data:`LANGUAGE_SWITCH_MIN_S` with probability :data:`INTERIM_LANGUAGE_MIN_P`: a
+  first interim of a Spanish prompt heard as Italian must not force its final into Italian.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ DECLARED_LANGUAGE_MARGIN = 2.0
 HISTORY_LANGUAGE_MARGIN = 4.0
 # utterances (seconds of decoded audio) shorter than this never switch the language
 LANGUAGE_SWITCH_MIN_S = 2.0
+# an interim must have heard this much audio before its language is reused for its utterance
+LANGUAGE_DECISION_MIN_S = 1.5
+# ... and, for a language other than the preferred one, be at least this sure of it
+INTERIM_LANGUAGE_MIN_P = 0.8
 # letters (in words of two or more) a text needs before it says anything about its language
 MIN_LANGUAGE_LETTERS = 3
 
@@ -93,6 +102,17 @@ def carries_language(text: str) -> bool:
         if n >= 2:
             letters += n
     return letters >= MIN_LANGUAGE_LETTERS
+
+
+def interim_commits_language(language: str, probability: float, seconds: float, text: str,
+                             preferred: str | None) -> bool:
+    """May an interim's ``language`` (detected with ``probability`` on ``seconds`` of audio,
+    reading ``text``) be reused for the rest of its utterance? (The rule in this module's doc.)"""
+    if not language or not carries_language(text):
+        return False
+    if preferred and language == preferred:
+        return seconds >= LANGUAGE_DECISION_MIN_S
+    return seconds >= LANGUAGE_SWITCH_MIN_S and probability >= INTERIM_LANGUAGE_MIN_P
 
 
 @dataclass

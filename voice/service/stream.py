@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from ..core.answers import Expect
 from ..core.audio import SAMPLE_RATE, Encoding
 from ..core.intents import NONE_INTENT, IntentResult
-from ..core.languages import StreamLanguage, carries_language
+from ..core.languages import StreamLanguage, interim_commits_language
 from ..core.results import RecognitionResult, WordResult, build_result
 from ..core.session import (
     InterimRequest,
@@ -64,8 +64,6 @@ COMMITTED_STABILITY = 0.95
 TAIL_STABILITY = 0.1
 # trailing silence after which interims stop (a final decode is coming)
 INTERIM_SKIP_SILENCE_S = 0.1
-# an interim must have heard this much audio before its language decision is reused
-LANGUAGE_DECISION_MIN_S = 1.5
 
 _ids = itertools.count()
 
@@ -247,8 +245,9 @@ class StreamDriver:
         if req.index != self._agreement_index:
             self._agreement = LocalAgreement()
             self._agreement_index = req.index
-        if (len(req.audio) / SAMPLE_RATE >= LANGUAGE_DECISION_MIN_S and self._base.candidates
-                and carries_language(transcript.text)):  # numerals commit no language
+        if self._base.candidates and interim_commits_language(
+                transcript.language, transcript.language_probs.get(transcript.language, transcript.language_probability),
+                len(req.audio) / SAMPLE_RATE, transcript.text, self.language.preferred):
             self._language.setdefault(req.index, transcript.language)
         words = list(transcript.words) or [Word(w, 0.0, 0.0, transcript.confidence) for w in transcript.text.split()]
         committed, tail = self._agreement.update(words)
