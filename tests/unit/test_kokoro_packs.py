@@ -126,6 +126,10 @@ def test_nearest_symbols_by_language():
     # elsewhere they are the language's own sounds (Brazilian reduced vowels, Spanish ll)
     assert kokoro.untie("pˌɔd^ʒɪ mˈomʊ", "pt-br") == "pˌɔʤɪ mˈomʊ"
     assert kokoro.untie("ʎamˈaɾ", "es") == "ʎamˈaɾ"
+    # Italian word-final stress said long; earlier stress, other languages: unchanged
+    assert kokoro.untie("maɾtedˈi, puˈɔ tɾˈe kˈome", "it") == "maɾtedˈiː, puˈɔː tɾˈeː kˈome"
+    assert kokoro.untie("tɾˈeː", "it") == "tɾˈeː"
+    assert kokoro.untie("maɾtedˈi", "es") == "maɾtedˈi"
     assert kokoro.untie("ʎɪ") == "ʎɪ"
 
 

@@ -73,6 +73,10 @@ TIED = (("a^ɪ", "I"), ("a^ʊ", "W"), ("d^z", "ʣ"), ("d^ʒ", "ʤ"), ("e^ɪ", "A
 # i/u as ɪ/ʊ, which Kokoro says the English way ("scusi" was heard "scuse"); its ʎ ("gli") was
 # heard "di", as l + j it is heard "li"
 NEAREST = {"it": (("ɪ", "i"), ("ʊ", "u"), ("ʎ", "lj"))}
+# languages whose word-final stressed vowel is said long ("martedì", "può", "tre"): espeak-ng
+# writes it short and the Japanese packs clip it, so that "martedì" ran into the next word;
+# with ː it is heard (bench/voices.py, jf_nezumi it: 16.7 -> 14.8 %)
+FINAL_STRESSED_LONG = {"it": "aeiouɛɔ"}
 CALIBRATION = "This is a sentence at a normal speaking level, to set the output gain."
 
 
@@ -260,9 +264,19 @@ def untie(phonemes: str, espeak_voice: str = "") -> str:
     the voice's language's :data:`NEAREST` symbols."""
     for tied, symbol in TIED:
         phonemes = phonemes.replace(tied, symbol)
-    for symbol, nearest in NEAREST.get(base_language(espeak_voice), ()):
+    language = base_language(espeak_voice)
+    for symbol, nearest in NEAREST.get(language, ()):
         phonemes = phonemes.replace(symbol, nearest)
+    if language in FINAL_STRESSED_LONG:
+        phonemes = lengthen_final_stress(phonemes, FINAL_STRESSED_LONG[language])
     return phonemes.replace(TIE, "")
+
+
+def lengthen_final_stress(phonemes: str, vowels: str) -> str:
+    """A word whose primary stress falls on its last vowel, that vowel long (``maɾtedˈi`` ->
+    ``maɾtedˈiː``); words stressed earlier, and vowels already long, are left alone."""
+    pattern = rf"ˈ([^\sˈ{vowels}]*)([{vowels}])(?=[\s,.;:?!]|$)"
+    return re.sub(pattern, r"ˈ\1\2ː", phonemes)
 
 
 def clauses(espeak_voice: str, text: str) -> list[str]:
