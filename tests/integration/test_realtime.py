@@ -177,7 +177,7 @@ def test_transcription_session_ga_server_vad_interims(engine):
             await s.say(pcm24(LONG.path))
             await s.say(pcm24(SHORT.path))
             await s.wait("conversation.item.input_audio_transcription.completed", where=lambda e: "pound" in
-                         e.transcript.lower() and "password" in e.transcript.lower(), timeout_s=40)
+                         e.transcript.lower() and "password" in e.transcript.lower(), timeout_s=90)
             await s.close()
         await freed(service, engine)
         return s, created, updated
@@ -226,7 +226,7 @@ def test_transcription_session_beta_manual_commit_and_clear(engine):
             await s.wait("input_audio_buffer.cleared")
             await s.send_all(silence + mulaw8(SPANISH.path) + silence)
             await conn.input_audio_buffer.commit()
-            done = await s.wait("conversation.item.input_audio_transcription.completed", timeout_s=40)
+            done = await s.wait("conversation.item.input_audio_transcription.completed", timeout_s=90)
             await conn.input_audio_buffer.commit()  # nothing new: an error, and the session goes on
             error = await s.wait("error")
             await s.close()
