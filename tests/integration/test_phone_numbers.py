@@ -169,24 +169,6 @@ def test_yes_no_scored_when_the_decode_gives_no_answer_word(engine):
     assert rec._yes_no.word(np.zeros(16000, np.float32), "es") is None
 
 
-def test_a_constrained_final_without_an_answer_is_read_again_freely(engine, monkeypatch):
-    """When the digits grammar leaves the model nothing it wants to write (here: every token
-    with a digit suppressed, as Whisper base did to 8 kHz French digits, writing "."), the
-    final is decoded once more without the constraint and that reading's digits answer."""
-    rec = engine.recognizer(None)
-    clip = build_clips("en", {"digits": 1}, seed=3)[0]
-    audio = soxr.resample(np.concatenate([np.zeros(2400, np.float32), clip.audio, np.zeros(1600, np.float32)]),
-                          RATE, 16000).astype(np.float32)
-    original = rec._suppressed
-    original("digits", "en")  # fills the token texts
-    no_digits = [i for i, t in enumerate(rec._token_texts) if any(c.isdigit() for c in t) or t.strip().isalpha()]
-    monkeypatch.setattr(rec, "_suppressed", lambda expect, lang: no_digits if expect == "digits" else original(expect, lang))
-    interim = rec.transcribe(audio, DecodeOptions(language="en", expect="digits", interim=True))
-    assert not parse(Expect.DIGITS, interim.text, "en").value, interim.text  # the grammar alone: no answer
-    final = rec.transcribe(audio, DecodeOptions(language="en", expect="digits"))
-    assert parse(Expect.DIGITS, final.text, "en").value == clip.value, (interim.text, final.text)
-
-
 def test_client_expect_flag(server, tmp_path):
     clip = yes_no_clips("en")[0]
     path = tmp_path / "no.wav"
