@@ -118,7 +118,8 @@ class Session:
             if len(found) >= count:
                 return found[count - 1]
             errors = [e.error.message for e in self.of("error", since)]
-            assert time.monotonic() - began < timeout_s, f"no {kind} after {timeout_s} s (errors: {errors})"
+            seen = [getattr(e, "transcript", "") for e in self.of(kind, since)]
+            assert time.monotonic() - began < timeout_s, f"no {kind} after {timeout_s} s (errors: {errors}; seen: {seen})"
             await asyncio.sleep(0.02)
 
     async def close(self) -> None:

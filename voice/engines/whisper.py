@@ -13,10 +13,7 @@ decode (:mod:`voice.core.languages`). An expected answer (``DecodeOptions.expect
 suppresses every token that is not a digit, punctuation or a piece of that answer's
 words (:func:`voice.core.answers.vocabulary`); an expected answer keeps the stream's preferred
 language however long it is, and a yes/no decode that wrote no answer word falls back to the
-answer words scored by their first token (:mod:`voice.engines.yes_no`); any other constrained
-final that holds no answer at all ("." for 8 kHz French digits: the grammar left the model
-nothing it wanted to write) is decoded once more without the constraint, and that reading is
-kept when the answer's grammar finds a value in it (spoken digits "cinq sept neuf" read 579).
+answer words scored by their first token (:mod:`voice.engines.yes_no`).
 
 N-best (``DecodeOptions.alternatives`` > 1, finals): the same single decode, with its beam
 search returning all its hypotheses (:func:`voice.engines.fw_compat.hypotheses`) and without
@@ -31,7 +28,6 @@ import contextlib
 import logging
 import math
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -300,12 +296,6 @@ class WhisperRecognizer:
             word = self._yes_no.word(audio, language)
             if word:
                 text, words = word, []
-        elif (suppressed is not None and not options.interim and options.expect != Expect.YES_NO.value
-              and not parse(Expect(options.expect), text, language).value):
-            free = self._decode_window(audio, replace(options, expect=Expect.FREE.value), language, calls)
-            if parse(Expect(options.expect), free.text, language).value:
-                _LOGGER.debug("constrained %s decode held no answer (%r); the free reading has one", options.expect, text)
-                return free
         probs = dict(info.all_language_probs or ()) or {info.language: float(info.language_probability)}
         return Transcript(
             text=text,
