@@ -82,6 +82,29 @@ def test_interim_committed_prefix_never_changes(recognizer, engine):
     assert stable_words and all(w.end_time.ToTimedelta() >= w.start_time.ToTimedelta() for w in stable_words)
 
 
+def test_a_committed_prefix_keeps_the_speech_after_it(engine):
+    """Finals and interims are forced to start with the committed words. Decoded with
+    timestamps, Whisper closed the prefix's segment and stopped, and faster-whisper took the
+    window as done: two prompts said as one turn came back as the first sentence only."""
+    from voice.core.transcripts import DecodeOptions
+    from voice.testing.prompts import load_prompts
+
+    en = load_prompts("en")
+    first, second = en["vm-instructions"], en["agent-pass"]
+    import soxr
+
+    pcm = np.concatenate([load(first), load(second), silence(0.5)]).astype(np.float32) / 32768.0
+    audio = soxr.resample(pcm, RATE, 16000).astype(np.float32)
+    prefix = "To look into your messages, press 1 now."
+    for words in (False, True):
+        transcript = engine.recognizer(None).transcribe(audio, DecodeOptions(language="en", prefix=prefix,
+                                                                             word_timestamps=words))
+        assert transcript.text.startswith(prefix), transcript.text
+        assert wer([first.text + " " + second.text], [transcript.text]) <= 0.15, transcript.text
+        if words:
+            assert transcript.words[-1].end > 9.5, transcript.words[-3:]
+
+
 def test_flush_finalises_the_utterance_now(recognizer):
     p = pick_prompts("en", 1, min_words=8)[0]
     pcm = load(p)

@@ -237,6 +237,10 @@ class WhisperRecognizer:
         else:  # the caller's temperature first, then the hotter steps of the fallback
             temperature = [options.temperature, *(t for t in TEMPERATURES if t > options.temperature)]
         nbest = _nbest(options)
+        # a forced prefix is decoded without timestamps: with them the model closes the prefix's
+        # segment with one timestamp and stops, faster-whisper takes the window as done, and the
+        # speech after the prefix is lost ("press 1 now." forced on 11 s gave just that)
+        untimed = nbest or bool(options.prefix)
         one_window = len(audio) <= FULL_WINDOW * SAMPLE_RATE // FRAMES_PER_SECOND
         segments, info = self._model.transcribe(
             audio,
@@ -248,7 +252,7 @@ class WhisperRecognizer:
             temperature=temperature,
             word_timestamps=options.word_timestamps,
             condition_on_previous_text=False,
-            without_timestamps=nbest,  # hypotheses that differ in words, not only in timestamps
+            without_timestamps=untimed,  # n-best: hypotheses that differ in words, not only in timestamps
             no_speech_threshold=cfg.no_speech_threshold,
             log_prob_threshold=cfg.log_prob_threshold,
             compression_ratio_threshold=cfg.compression_ratio_threshold,
@@ -275,7 +279,7 @@ class WhisperRecognizer:
             total += span
             for w in seg.words or ():
                 words.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
-            if nbest and one_window:
+            if untimed and one_window:
                 # all the speech was in this window; with word timings faster-whisper would
                 # decode again from the last word's end (no timestamp tokens to seek by):
                 # a second encoder pass for the silence after the speech

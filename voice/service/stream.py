@@ -277,6 +277,8 @@ class StreamDriver:
             utt, future = item
             transcript: Transcript = await future
             committed = self._agreement.committed_text() if self._agreement_index == utt.index else ""
+            _LOGGER.debug("stream %d final %d: %.2f s of audio, committed %r, decoded %r", self.stream_id, utt.index,
+                          len(utt.audio) / SAMPLE_RATE, committed, transcript.text)
             if transcript.empty and committed:
                 # the decode rejected the audio, but words were promised: keep them
                 words = tuple(w for w in self._agreement.committed if isinstance(w, Word))
