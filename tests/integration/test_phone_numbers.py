@@ -129,7 +129,8 @@ def test_unary_recognize_answers(recognizer):
 
 
 def test_loop_guard_cuts_within_one_decode(engine):
-    """A hypothesis forced into a loop (a committed prefix of repeated digits) is cut in the
+    """A hypothesis forced into a loop (a committed prefix of repeated digits, longer than the
+    clip's eight, so the decode cannot go on with the digits said after it) is cut in the
     decode it started in: one try at temperature 0, no more tokens than the audio allows,
     and no runaway tail in the text."""
     rec = engine.recognizer(None)
@@ -146,7 +147,7 @@ def test_loop_guard_cuts_within_one_decode(engine):
 
     model.generate_with_fallback = counted
     try:
-        transcript = rec.transcribe(audio, DecodeOptions(language="fr", prefix="8, 8, 8, 8, 8, 8,"))
+        transcript = rec.transcribe(audio, DecodeOptions(language="fr", prefix="8, " * 18))
     finally:
         del model.generate_with_fallback
     assert tries and all(t[2] == 0.0 for t in tries)  # (result, avg_logprob, temperature, ratio)
