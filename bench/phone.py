@@ -6,7 +6,8 @@ text known by construction, plus yes/no words taken from prompts
 `voice serve` (gRPC, 8 kHz LINEAR16, 100 ms chunks, interim results on, no declared
 language, every tested language a candidate) first hears an ordinary prompt of its language,
 then each clip followed by 1.2 s of silence; with ``--hints`` each clip is preceded by a
-control message naming the answer it expects. The same clips go through offline
+control message naming the answer it expects (``--lengths``: and, for digit strings, how
+many digits, as an IVR asking for "your 6-digit PIN" would). The same clips go through offline
 faster-whisper base (beam 5, language detection, no hints) as the reference.
 
 Per language and kind it prints:
@@ -80,7 +81,8 @@ def _expect_enum(kind: str):
     return None if enum is None else enum.Value(f"EXPECT_{kind.upper()}")
 
 
-def run_language(address: str, lang: str, clips: list[Clip], candidates: list[str], hints: bool) -> list[dict]:
+def run_language(address: str, lang: str, clips: list[Clip], candidates: list[str], hints: bool,
+                 lengths: bool = False) -> list[dict]:
     """One real-time stream: an intro prompt, then the clips; one row per clip."""
     intro = pick_prompts(lang, 1, min_words=6, max_words=14)
     pieces: list[tuple[np.ndarray, int | None]] = []  # (int16 audio, clip index or None)
@@ -114,8 +116,11 @@ def run_language(address: str, lang: str, clips: list[Clip], candidates: list[st
         for audio, idx in stream:
             if hints:
                 kind = clips[idx].kind if idx is not None else "free"
+                size = len(clips[idx].value) if lengths and kind == "digits" else 0
                 yield recognizer_pb2.StreamingRecognizeRequest(
-                    update=recognizer_pb2.RecognitionUpdate(expected_answer=_expect_enum(kind)))
+                    update=recognizer_pb2.RecognitionUpdate(expected_answer=_expect_enum(kind),
+                                                            expected_length=recognizer_pb2.AnswerLength(
+                                                                min=size, max=size)))
             pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
             for i in range(0, len(pcm), step):
                 delay = start + t / RATE - time.monotonic()
@@ -235,6 +240,8 @@ def main() -> None:
     ap.add_argument("--server", help="use a running server instead of starting one")
     ap.add_argument("--langs", default="en,fr,es,it,ru")
     ap.add_argument("--hints", action="store_true", help="send each clip's expected answer before it")
+    ap.add_argument("--lengths", action="store_true",
+                    help="with --hints: each digits clip's update also says how many digits it has")
     ap.add_argument("--no-offline", action="store_true", help="skip the offline faster-whisper reference")
     ap.add_argument("--asr", default="", help="server [asr] settings as JSON, e.g. '{\"model\": \"small\"}'")
     ap.add_argument("--json", help="write every row to this file")
@@ -255,7 +262,7 @@ def main() -> None:
     t0 = time.monotonic()
     try:
         for lang in langs:
-            ours += run_language(address, lang, clips[lang], langs, args.hints)
+            ours += run_language(address, lang, clips[lang], langs, args.hints, args.lengths)
             print(f"{lang}: streamed {len(clips[lang])} clips ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
     finally:
         if proc is not None:

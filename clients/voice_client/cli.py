@@ -1,7 +1,8 @@
 """``voice-client``: talk to a voice server over gRPC.
 
     voice-client transcribe FILE --server HOST:PORT [--language xx] [--realtime] [--json]
-                            [--expect digits|number|amount|date|time|yes_no|spelling] [--verbatim]
+                            [--expect digits|number|amount|date|time|yes_no|spelling]
+                            [--expect-length N|MIN-MAX] [--verbatim]
                             [--alternatives N]
     voice-client say TEXT --server HOST:PORT [--voice NAME] -o out.wav
     voice-client voices --server HOST:PORT [--json]
@@ -30,6 +31,18 @@ from voice_api.v1 import recognizer_pb2, recognizer_pb2_grpc
 from .tts_commands import ENCODINGS, add_tts_commands, cmd_say, cmd_voices
 from .wavio import read_raw
 
+def answer_length(text: str) -> tuple[int, int]:
+    """``--expect-length``: "6" -> (6, 6), "4-8" -> (4, 8)."""
+    low, sep, high = text.partition("-")
+    try:
+        pair = (int(low), int(high) if sep else int(low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or MIN-MAX (e.g. 6 or 4-8), got {text!r}") from None
+    if pair[0] < 1 or pair[1] < pair[0]:
+        raise argparse.ArgumentTypeError(f"expected 1 <= MIN <= MAX, got {text!r}")
+    return pair
+
+
 EXPECTED = ("free", "digits", "number", "amount", "date", "time", "yes_no", "spelling")
 
 
@@ -54,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--expect", default="", choices=["", *EXPECTED],
                    help="the answer expected (constrains recognition; finals carry its normalised value): "
                         + ", ".join(EXPECTED))
+    t.add_argument("--expect-length", default=None, type=answer_length, metavar="N|MIN-MAX",
+                   help="how many digits / characters a digits or spelling answer has, e.g. 6 or 4-8")
     t.add_argument("--verbatim", action="store_true", help="no inverse text normalisation (numbers stay words)")
     t.add_argument("--alternatives", type=int, default=0, metavar="N",
                    help="up to N distinct readings of each final, best first (n-best)")
@@ -83,6 +98,8 @@ def _requests(raw, args, sent_at: dict):
         phrase_hints=[h.strip() for h in args.hotwords.split(",") if h.strip()],
         expected_answer=recognizer_pb2.ExpectedAnswer.Value(f"EXPECT_{args.expect.upper()}") if args.expect else 0,
         verbatim=args.verbatim, max_alternatives=args.alternatives,
+        expected_length=recognizer_pb2.AnswerLength(min=args.expect_length[0], max=args.expect_length[1])
+        if args.expect_length else None,
         endpointing=recognizer_pb2.EndpointingConfig(speech_timeout_ms=args.speech_timeout_ms))
     yield recognizer_pb2.StreamingRecognizeRequest(streaming_config=recognizer_pb2.StreamingRecognitionConfig(
         config=config, interim_results=args.interim))

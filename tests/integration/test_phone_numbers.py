@@ -118,6 +118,22 @@ def test_bad_expected_answer_names_the_field(recognizer):
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "update.expected_answer" in err.value.details()
 
+    def bad_length(where: str):
+        cfg = config_request("en")
+        if where == "config":
+            cfg.streaming_config.config.expected_answer = EXPECT.Value("EXPECT_YES_NO")
+            cfg.streaming_config.config.expected_length.min = 1  # yes/no has no length
+        yield cfg
+        if where == "update":
+            yield recognizer_pb2.StreamingRecognizeRequest(update=recognizer_pb2.RecognitionUpdate(
+                expected_answer=EXPECT.Value("EXPECT_DIGITS"), expected_length=recognizer_pb2.AnswerLength(min=6, max=4)))
+
+    for where, field in (("config", "streaming_config.config.expected_length"), ("update", "update.expected_length")):
+        with pytest.raises(grpc.RpcError) as err:
+            list(recognizer.StreamingRecognize(bad_length(where)))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field in err.value.details(), err.value.details()
+
 
 def test_unary_recognize_answers(recognizer):
     clip = yes_no_clips("ru")[0]
@@ -126,6 +142,36 @@ def test_unary_recognize_answers(recognizer):
     audio = np.concatenate([silence(0.3), pcm(clip.audio), silence(0.8)])
     resp = recognizer.Recognize(recognizer_pb2.RecognizeRequest(config=cfg, audio_content=audio.tobytes()))
     assert [r.answer.value for r in resp.results] == ["false"]
+
+
+def test_expected_length_picks_the_reading_with_that_many_digits(recognizer):
+    """French "zéro neuf six un" on 8 kHz: the plain decode gets a digit wrong, the beam's best
+    reading drops the nine ("0, 6, 1."), a later one has all four. Told the answer has four
+    digits, the final is that one; told five, none fits and the value is empty (the IVR
+    re-prompts)."""
+    clip = next(c for c in build_clips("fr", {"digits": 20}) if c.value == "0961")
+    audio = np.concatenate([silence(0.3), pcm(clip.audio), silence(0.8)]).tobytes()
+
+    def answer(length: tuple[int, int] | None) -> list[str]:
+        cfg = recognizer_pb2.RecognitionConfig(encoding=1, sample_rate_hertz=RATE, language_code="fr",
+                                               expected_answer=EXPECT.Value("EXPECT_DIGITS"))
+        if length:
+            cfg.expected_length.min, cfg.expected_length.max = length
+        resp = recognizer.Recognize(recognizer_pb2.RecognizeRequest(config=cfg, audio_content=audio))
+        return [r.answer.value for r in resp.results]
+
+    assert answer(None) != ["0961"]
+    assert answer((4, 4)) == ["0961"]
+    assert answer((4, 8)) == ["0961"]
+    assert answer((5, 5)) == [""]
+
+    def streamed():  # the same, streamed: the length comes in an update before the clip
+        yield config_request("fr")
+        yield recognizer_pb2.StreamingRecognizeRequest(update=recognizer_pb2.RecognitionUpdate(
+            expected_answer=EXPECT.Value("EXPECT_DIGITS"), expected_length=recognizer_pb2.AnswerLength(min=4, max=4)))
+        yield from audio_requests(np.frombuffer(audio, np.int16))
+
+    assert [f.answer.value for f in finals(recognizer.StreamingRecognize(streamed()))] == ["0961"]
 
 
 def test_loop_guard_cuts_within_one_decode(engine):

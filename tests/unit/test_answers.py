@@ -96,3 +96,28 @@ def test_yes_no_from_scores() -> None:
     assert choose_yes_no(-1.4, -5.6) is True
     assert choose_yes_no(-6.7, -0.1) is False
     assert choose_yes_no(-1.0, -1.0 - YES_NO_MARGIN / 2) is None  # too close to call
+
+
+def test_expected_length_is_checked_against_the_kind():
+    from voice.core.answers import check_length
+
+    check_length(Expect.DIGITS, (6, 6))
+    check_length(Expect.SPELLING, (2, 0))  # at least 2, no upper bound
+    check_length(Expect.YES_NO, (0, 0))  # unset: any kind
+    for kind, length in ((Expect.YES_NO, (1, 1)), (Expect.DIGITS, (5, 4)), (Expect.DIGITS, (-1, 3)),
+                         (Expect.DIGITS, (1, 65))):
+        with pytest.raises(ValueError):
+            check_length(kind, length)
+
+
+def test_the_first_reading_of_the_expected_length_is_picked():
+    from voice.core.answers import fits_length, pick_reading
+
+    readings = ["0, 6, 1.", "0, 6, 1", "0 9 6 1.", "zéro neuf six un"]
+    assert pick_reading(Expect.DIGITS, readings, "fr", (4, 4)) == 2
+    assert pick_reading(Expect.DIGITS, readings, "fr", (0, 0)) == 0  # no length: the best
+    assert pick_reading(Expect.DIGITS, readings, "fr", (7, 8)) == 0  # none fits: the best
+    assert pick_reading(Expect.DIGITS, readings, "fr", (2, 3)) == 0
+    assert pick_reading(Expect.SPELLING, ["A B", "A B 1 2"], "en", (4, 0)) == 1
+    assert pick_reading(Expect.NUMBER, ["61", "961"], "en", (3, 3)) == 0  # numbers have no length
+    assert fits_length("123", (3, 0)) and not fits_length("", (0, 0)) and not fits_length("1234", (1, 3))

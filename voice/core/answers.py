@@ -137,6 +137,41 @@ def parse(kind: Expect, text: str, lang: str | None) -> Answer | None:
     return Answer(kind, value or "")
 
 
+LENGTHED = frozenset({Expect.DIGITS, Expect.SPELLING})  # answers an expected length applies to
+MAX_LENGTH = 64
+
+
+def check_length(kind: Expect, length: tuple[int, int]) -> None:
+    """Raise ValueError unless ``length`` ((min, max) characters of the value, 0 = no bound) is
+    one ``kind`` can take: digits and spelling only, 0 <= min <= max <= 64 (max 0: no upper bound)."""
+    low, high = length
+    if (low, high) == (0, 0):
+        return
+    if kind not in LENGTHED:
+        raise ValueError(f"applies to digits and spelling answers only, not {kind.value!r}")
+    if not 0 <= low <= MAX_LENGTH or not 0 <= high <= MAX_LENGTH or (high and low > high):
+        raise ValueError(f"must be 0 <= min <= max <= {MAX_LENGTH} (0: no bound), got min {low}, max {high}")
+
+
+def fits_length(value: str, length: tuple[int, int]) -> bool:
+    """Has an answer's ``value`` as many characters as ``length`` ((min, max), 0 = no bound) allows?"""
+    low, high = length
+    return bool(value) and len(value) >= low and (not high or len(value) <= high)
+
+
+def pick_reading(kind: Expect, readings: list[str], lang: str | None, length: tuple[int, int]) -> int:
+    """Index of the reading to report: the first (best) one whose answer has the expected
+    length, else 0 (n-best rescoring against the length an IVR prompt asked for: "your
+    6-digit PIN"; VoiceXML's ``digits?length=6``)."""
+    if length == (0, 0) or kind not in LENGTHED:
+        return 0
+    for i, text in enumerate(readings):
+        answer = parse(kind, text, lang)
+        if answer is not None and fits_length(answer.value, length):
+            return i
+    return 0
+
+
 def _content(tokens: list[Token], used: set[int], allowed: set[str] = frozenset()) -> bool:
     """Do any tokens outside ``used`` carry content (not punctuation, fillers, ``allowed``)?"""
     for i, t in enumerate(tokens):

@@ -60,3 +60,6 @@ class DecodeOptions:
     # readings wanted (n-best): 1 = the best only; more come from the beam's hypotheses, at
     # most ``beam_size`` (finals only: an interim decode is greedy)
     alternatives: int = 1
+    # (min, max) characters of a digits / spelling answer (0 = no bound): a final is the best of
+    # the beam's readings whose answer has that length (voice.core.answers.pick_reading)
+    answer_length: tuple[int, int] = (0, 0)

@@ -28,12 +28,13 @@ import contextlib
 import logging
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..config import AsrConfig
-from ..core.answers import Expect, parse, vocabulary
+from ..core.answers import LENGTHED, Expect, parse, pick_reading, vocabulary
 from ..core.audio import SAMPLE_RATE
 from ..core.errors import InvalidArgument
 from ..core.itn import LANGUAGES as ITN_LANGUAGES
@@ -215,6 +216,21 @@ class WhisperRecognizer:
         return out  # type: ignore[return-value]
 
     def _decode(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
+        if options.answer_length == (0, 0) or options.interim or Expect(options.expect or "free") not in LENGTHED:
+            return self._decode_once(audio, options, language)
+        # an expected length: every reading of the beam, the first of that length reported
+        wanted = options.alternatives
+        out = self._decode_once(audio, replace(options, alternatives=max(wanted, options.beam_size)), language)
+        readings = [out.text, *(h.text for h in out.alternatives)]
+        pick = pick_reading(Expect(options.expect), readings, language or out.language, options.answer_length)
+        if pick == 0:
+            return replace(out, alternatives=out.alternatives[:wanted - 1])
+        chosen = out.alternatives[pick - 1]
+        rest = [Hypothesis(out.text, out.confidence), *(h for i, h in enumerate(out.alternatives) if i != pick - 1)]
+        return replace(out, text=chosen.text, confidence=chosen.confidence, words=(),
+                       alternatives=tuple(rest[:wanted - 1]))
+
+    def _decode_once(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
         # n-best: the beam search's hypotheses are all kept (calls), this thread only
         with fw_compat.hypotheses(options.beam_size) if _nbest(options) else contextlib.nullcontext([]) as calls:
             if self._cfg.min_window_s >= 30:

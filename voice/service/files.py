@@ -18,7 +18,7 @@ import numpy as np
 import kernels
 
 from ..core import itn
-from ..core.answers import Expect, parse
+from ..core.answers import Expect, fits_length, parse
 from ..core.audio import Encoding
 from ..core.intents import IntentResult
 from ..core.languages import base_language
@@ -32,13 +32,14 @@ from ..runtime.engine import SpeechEngine
 def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, options: StreamOptions,
                     candidates: tuple[str, ...] = (), hints: tuple[str, ...] = (), *, task: str = "transcribe",
                     temperature: float | None = None, expect: Expect = Expect.FREE,
-                    verbatim: bool = False, alternatives: int = 1) -> list[RecognitionResult]:
+                    verbatim: bool = False, alternatives: int = 1,
+                    length: tuple[int, int] = (0, 0)) -> list[RecognitionResult]:
     """Cut float32 mono ``audio`` into utterances and decode each one (blocking)."""
     rec = engine.recognizer(engine.model_for(options.model, options.language))
     rec.check_language(options.language)
     utterances = cut_utterances(audio, sample_rate, options)
     opts = decode_options(engine, options, candidates, hints, task=task, temperature=temperature, expect=expect,
-                          alternatives=alternatives)
+                          alternatives=alternatives, length=length)
     # the file's utterances in batches when the engine batches (one encoder pass per batch)
     size = max(1, getattr(engine, "batch_size", 1))
     transcripts: list[Transcript] = []
@@ -54,7 +55,7 @@ def recognize_audio(engine: SpeechEngine, audio: np.ndarray, sample_rate: int, o
     results: list[RecognitionResult] = []
     for event, transcript in zip(utterances, transcripts):
         result = shape_result(engine, event, transcript, options, results[-1] if results else None,
-                              expect=expect, verbatim=verbatim)
+                              expect=expect, verbatim=verbatim, length=length)
         if result is not None:
             results.append(result)
     return results
@@ -84,30 +85,35 @@ def cut_utterances(audio: np.ndarray, sample_rate: int, options: StreamOptions) 
 def decode_options(engine: SpeechEngine, options: StreamOptions, candidates: tuple[str, ...] = (),
                    hints: tuple[str, ...] = (), *, task: str = "transcribe",
                    temperature: float | None = None, expect: Expect = Expect.FREE,
-                   alternatives: int = 1) -> DecodeOptions:
+                   alternatives: int = 1, length: tuple[int, int] = (0, 0)) -> DecodeOptions:
     return DecodeOptions(language=options.language, candidates=candidates, hints=hints,
                          word_timestamps=options.word_time_offsets, beam_size=engine.config.asr.beam_size,
-                         task=task, temperature=temperature, expect=expect.value, alternatives=alternatives)
+                         task=task, temperature=temperature, expect=expect.value, alternatives=alternatives,
+                         answer_length=length)
 
 
 def shape_result(engine: SpeechEngine, utterance: Utterance, transcript: Transcript, options: StreamOptions,
                  previous: RecognitionResult | None, *, expect: Expect = Expect.FREE,
-                 verbatim: bool = False) -> RecognitionResult | None:
+                 verbatim: bool = False, length: tuple[int, int] = (0, 0)) -> RecognitionResult | None:
     """An utterance's final (None when nothing was said), with its intent when asked for."""
     if transcript.empty:
         return None
     result = build_result(utterance, transcript, True, options.word_time_offsets)
-    result = shape_final(result, result.language, expect, verbatim)
+    result = shape_final(result, result.language, expect, verbatim, length)
     if options.intent and engine.intents is not None:
         context = {"previous_intent": previous.intent.intent} if previous and previous.intent else None
         result = replace(result, intent=understand_or_none(engine.intents, result, context))
     return result
 
 
-def shape_final(result: RecognitionResult, language: str, expect: Expect, verbatim: bool) -> RecognitionResult:
-    """``result`` reported in ``language``, with its answer (when one was expected) and its
-    text inverse-text-normalised (:mod:`voice.core.itn`; unless ``verbatim``)."""
+def shape_final(result: RecognitionResult, language: str, expect: Expect, verbatim: bool,
+                length: tuple[int, int] = (0, 0)) -> RecognitionResult:
+    """``result`` reported in ``language``, with its answer (when one was expected; its value
+    "" when it has not the expected ``length``) and its text inverse-text-normalised
+    (:mod:`voice.core.itn`; unless ``verbatim``)."""
     answer = parse(expect, result.transcript, language)
+    if answer is not None and length != (0, 0) and not fits_length(answer.value, length):
+        answer = replace(answer, value="")
     text = result.transcript if verbatim else itn.normalize(result.transcript, language)
     alternatives = result.alternatives
     if alternatives:  # written as the best one is; readings that become the same are dropped

@@ -32,7 +32,7 @@ from ..core.audio import (
     looks_like_container,
     read_audio_bytes,
 )
-from ..core.answers import Expect, parse_expect
+from ..core.answers import Expect, check_length, parse_expect
 from ..core.errors import InvalidArgument
 from ..core.languages import normalize_language
 from ..core.results import RecognitionResult
@@ -70,6 +70,7 @@ class PreparedRecognition:
     expect: Expect = Expect.FREE  # the answer expected (voice.core.answers)
     verbatim: bool = False  # finals without inverse text normalisation
     alternatives: int = 1  # transcripts per final (n-best), already capped at the beam size
+    length: tuple[int, int] = (0, 0)  # of a digits / spelling answer (voice.core.answers.check_length)
 
 
 def parse_expected_answer(value: str, field: str) -> Expect:
@@ -79,6 +80,15 @@ def parse_expected_answer(value: str, field: str) -> Expect:
     except ValueError:
         names = ", ".join(e.value for e in Expect)
         raise InvalidArgument(field, f"unknown expected answer {value!r} (use {names})") from None
+
+
+def parse_expected_length(expect: Expect, length: tuple[int, int], field: str) -> tuple[int, int]:
+    """``length`` checked against ``expect`` (:func:`voice.core.answers.check_length`)."""
+    try:
+        check_length(expect, length)
+    except ValueError as exc:
+        raise InvalidArgument(field, str(exc)) from None
+    return length
 
 
 def parse_encoding(value: str, field: str) -> Encoding:
@@ -150,8 +160,9 @@ class RecognitionService:
             intent=config.enable_intent,
         )
         expect = parse_expected_answer(config.expected_answer, "config.expected_answer")
+        length = parse_expected_length(expect, config.expected_length, "config.expected_length")
         return PreparedRecognition(options, self._candidates(config, rec, language), _hints(config), expect,
-                                   config.verbatim, self._alternatives(config.max_alternatives))
+                                   config.verbatim, self._alternatives(config.max_alternatives), length)
 
     def _alternatives(self, wanted: int) -> int:
         """Transcripts per final: "up to" ``wanted``, capped at the beam size (the n-best
@@ -212,7 +223,7 @@ class RecognitionService:
         p = w.prepared
         results = await self.engine.run_asr(partial(recognize_audio, task=w.task, temperature=w.temperature,
                                                     expect=p.expect, verbatim=p.verbatim,
-                                                    alternatives=p.alternatives),
+                                                    alternatives=p.alternatives, length=p.length),
                                             self.engine, w.audio, w.rate, p.options, p.candidates, p.hints)
         return FileRecognitionResult(tuple(results), len(w.audio) / w.rate)
 
@@ -223,10 +234,11 @@ class RecognitionService:
         p, engine = w.prepared, self.engine
         utterances = await engine.run_asr(cut_utterances, w.audio, w.rate, p.options)
         opts = decode_options(engine, p.options, p.candidates, p.hints, task=w.task, temperature=w.temperature,
-                              expect=p.expect, alternatives=p.alternatives)
+                              expect=p.expect, alternatives=p.alternatives, length=p.length)
         previous = None
         for utterance in utterances:
-            result = await engine.run_asr(partial(_decode_utterance, expect=p.expect, verbatim=p.verbatim),
+            result = await engine.run_asr(partial(_decode_utterance, expect=p.expect, verbatim=p.verbatim,
+                                                  length=p.length),
                                           engine, utterance, opts, p.options, previous)
             if result is not None:
                 previous = result
@@ -269,14 +281,17 @@ class StreamCall:
         engine = self._service.engine
         driver = self.driver = StreamDriver(engine, prepared.options, engine.config.asr.beam_size,
                                             prepared.hints, prepared.candidates, expect=prepared.expect,
-                                            verbatim=prepared.verbatim, alternatives=prepared.alternatives)
+                                            verbatim=prepared.verbatim, alternatives=prepared.alternatives,
+                                            length=prepared.length)
         error: list[InvalidArgument] = []
 
         async def reader() -> None:
             try:
                 async for item in inputs:
                     if isinstance(item, RecognitionUpdate):
-                        driver.set_expect(parse_expected_answer(item.expected_answer, "update.expected_answer"))
+                        expect = parse_expected_answer(item.expected_answer, "update.expected_answer")
+                        driver.set_expect(expect, parse_expected_length(expect, item.expected_length,
+                                                                        "update.expected_length"))
                         continue
                     await driver.push(item.audio, item.flush)
             except InvalidArgument as exc:
@@ -307,10 +322,11 @@ class _Whole:
 
 def _decode_utterance(engine: SpeechEngine, utterance: Utterance, opts: DecodeOptions, options: StreamOptions,
                       previous: RecognitionResult | None, *, expect: Expect = Expect.FREE,
-                      verbatim: bool = False) -> RecognitionResult | None:
+                      verbatim: bool = False, length: tuple[int, int] = (0, 0)) -> RecognitionResult | None:
     """One utterance of :meth:`RecognitionService.recognize_each`, as :func:`recognize_audio` does it."""
     transcript = engine.recognizer(engine.model_for(options.model, options.language)).transcribe(utterance.audio, opts)
-    return shape_result(engine, utterance, transcript, options, previous, expect=expect, verbatim=verbatim)
+    return shape_result(engine, utterance, transcript, options, previous, expect=expect, verbatim=verbatim,
+                        length=length)
 
 
 def _hints(config: RecognitionConfig) -> tuple[str, ...]:

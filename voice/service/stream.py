@@ -76,6 +76,7 @@ class Speculation:
     end: float  # stream seconds where its speech ends
     future: asyncio.Future
     expect: Expect = Expect.FREE  # the answer it was decoded for
+    length: tuple[int, int] = (0, 0)  # and that answer's expected length
 
 
 UNFORCED = (Expect.DIGITS, Expect.SPELLING)  # finals not forced to start with the committed prefix
@@ -84,7 +85,8 @@ UNFORCED = (Expect.DIGITS, Expect.SPELLING)  # finals not forced to start with t
 class StreamDriver:
     def __init__(self, engine: SpeechEngine, options: StreamOptions, beam_size: int, hints: tuple[str, ...] = (),
                  candidates: tuple[str, ...] = (), intent_context: Callable[[], dict | None] | None = None,
-                 expect: Expect = Expect.FREE, verbatim: bool = False, alternatives: int = 1):
+                 expect: Expect = Expect.FREE, verbatim: bool = False, alternatives: int = 1,
+                 length: tuple[int, int] = (0, 0)):
         self.engine = engine
         self.scheduler: DecodeScheduler = engine.scheduler
         self.options = options
@@ -104,7 +106,9 @@ class StreamDriver:
         self._language: dict[int, str] = {}  # utterance -> language decided by an interim
         self.language = StreamLanguage(options.language, candidates)
         self._expect = expect  # the answer expected from finals submitted from now on
-        self._expects: dict[int, Expect] = {}  # utterance -> the answer its final was decoded for
+        self._length = length  # and its length ((min, max) characters, 0 = no bound)
+        # utterance -> the answer (and its length) its final was decoded for
+        self._expects: dict[int, tuple[Expect, tuple[int, int]]] = {}
         self._verbatim = verbatim
         self._tasks: set[asyncio.Task] = set()
         self._decoder = asyncio.create_task(self._decode_finals())
@@ -121,10 +125,11 @@ class StreamDriver:
         if flush:
             await self._handle(self.session.flush())
 
-    def set_expect(self, expect: Expect) -> None:
-        """The answer expected from now on: every final not yet submitted (the utterance in
-        progress included) is decoded for it."""
+    def set_expect(self, expect: Expect, length: tuple[int, int] = (0, 0)) -> None:
+        """The answer (and its length) expected from now on: every final not yet submitted
+        (the utterance in progress included) is decoded for it."""
         self._expect = expect
+        self._length = length
 
     async def speculate(self) -> None:
         """Start the open utterance's final decode now, on the audio it would have if the turn
@@ -174,7 +179,8 @@ class StreamDriver:
                            language=self.language.spoken, language_margin=self.language.margin)
         # n-best on finals only: an interim is one greedy reading
         return replace(opts, interim=interim, expect=self._expect.value,
-                       alternatives=1 if interim else opts.alternatives)
+                       alternatives=1 if interim else opts.alternatives,
+                       answer_length=(0, 0) if interim else self._length)
 
     def _submit(self, priority: int, audio, opts: DecodeOptions) -> asyncio.Future:
         rec = self._recognizer
@@ -207,13 +213,13 @@ class StreamDriver:
             elif isinstance(event, SpeculativeFinal):
                 if self.scheduler.waiting_finals == 0:
                     future = self._submit(Priority.FINAL, event.audio, self._options(event.index, interim=False))
-                    self._speculation = Speculation(event.index, event.end, future, self._expect)
+                    self._speculation = Speculation(event.index, event.end, future, self._expect, self._length)
             elif isinstance(event, Utterance):
                 spec = self._speculation
                 self._final_submitted = event.index
-                self._expects[event.index] = self._expect
+                self._expects[event.index] = (self._expect, self._length)
                 if (spec is not None and spec.index == event.index and spec.end == event.end
-                        and spec.expect == self._expect):
+                        and spec.expect == self._expect and spec.length == self._length):
                     future = spec.future
                 else:
                     if spec is not None:
@@ -285,20 +291,21 @@ class StreamDriver:
                 transcript = Transcript(committed, transcript.language or (self.options.language or ""),
                                         transcript.language_probability, transcript.confidence, words)
             self._language.pop(utt.index, None)
-            expect = self._expects.pop(utt.index, Expect.FREE)
+            expect, length = self._expects.pop(utt.index, (Expect.FREE, (0, 0)))
             if not transcript.empty:
                 result = self._shape(build_result(utt, transcript, True, self.options.word_time_offsets),
-                                     len(utt.audio) / SAMPLE_RATE, expect)
+                                     len(utt.audio) / SAMPLE_RATE, expect, length)
                 self.engine.telemetry.stage("endpoint_to_final", result.latency)
                 if self.options.intent and self.engine.intents is not None:
                     result = replace(result, intent=await self._understand(result))
                 await self._out.put(result)
 
-    def _shape(self, result: RecognitionResult, seconds: float, expect: Expect) -> RecognitionResult:
+    def _shape(self, result: RecognitionResult, seconds: float, expect: Expect,
+               length: tuple[int, int] = (0, 0)) -> RecognitionResult:
         """A final as the caller gets it: the language the stream rule reports, the answer's
         value, spoken numbers written as digits (unless verbatim)."""
         language = self.language.observe(result.language, result.transcript, seconds)
-        return shape_final(result, language, expect, self._verbatim)
+        return shape_final(result, language, expect, self._verbatim, length)
 
     async def _understand(self, result: RecognitionResult) -> IntentResult | None:
         if self._intent_context is not None:

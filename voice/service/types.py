@@ -44,6 +44,9 @@ class RecognitionConfig:
     # distinct transcripts wanted per final, best first (n-best); 0 or 1 = the best only; at
     # most asr.beam_size come back (RecognitionService.prepare caps it)
     max_alternatives: int = 0
+    # (min, max) characters of a digits / spelling answer, 0 = no bound (an IVR asked for a
+    # 6-digit PIN: (6, 6)); a final is the best reading of that length, else its value is ""
+    expected_length: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class RecognitionUpdate:
     whose final is not decoded yet."""
 
     expected_answer: str = ""
+    expected_length: tuple[int, int] = (0, 0)  # as RecognitionConfig.expected_length
 
 
 @dataclass(frozen=True)

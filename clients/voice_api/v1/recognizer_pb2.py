@@ -27,43 +27,45 @@ from voice_api.v1 import audio_pb2 as voice__api_dot_v1_dot_audio__pb2
 from voice_api.v1 import understander_pb2 as voice__api_dot_v1_dot_understander__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dvoice_api/v1/recognizer.proto\x12\x08voice.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18voice_api/v1/audio.proto\x1a\x1fvoice_api/v1/understander.proto\"\xbb\x01\n\x11\x45ndpointingConfig\x12\x1f\n\x12vad_aggressiveness\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x13trailing_silence_ms\x18\x02 \x01(\x05\x12\x1d\n\x15max_utterance_seconds\x18\x03 \x01(\x02\x12\x17\n\x0fspeech_start_ms\x18\x04 \x01(\x05\x12\x19\n\x11speech_timeout_ms\x18\x05 \x01(\x05\x42\x15\n\x13_vad_aggressiveness\"\x83\x03\n\x11RecognitionConfig\x12)\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x02 \x01(\x05\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12 \n\x18\x65nable_word_time_offsets\x18\x04 \x01(\x08\x12\x30\n\x0b\x65ndpointing\x18\x05 \x01(\x0b\x32\x1b.voice.v1.EndpointingConfig\x12\r\n\x05model\x18\x06 \x01(\t\x12\"\n\x1a\x61lternative_language_codes\x18\x07 \x03(\t\x12\x14\n\x0cphrase_hints\x18\x08 \x03(\t\x12\x15\n\renable_intent\x18\t \x01(\x08\x12\x31\n\x0f\x65xpected_answer\x18\n \x01(\x0e\x32\x18.voice.v1.ExpectedAnswer\x12\x10\n\x08verbatim\x18\x0b \x01(\x08\x12\x18\n\x10max_alternatives\x18\x0c \x01(\x05\"F\n\x11RecognitionUpdate\x12\x31\n\x0f\x65xpected_answer\x18\x01 \x01(\x0e\x32\x18.voice.v1.ExpectedAnswer\"?\n\x06\x41nswer\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.voice.v1.ExpectedAnswer\x12\r\n\x05value\x18\x02 \x01(\t\"b\n\x1aStreamingRecognitionConfig\x12+\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1b.voice.v1.RecognitionConfig\x12\x17\n\x0finterim_results\x18\x02 \x01(\x08\"\xc9\x01\n\x19StreamingRecognizeRequest\x12@\n\x10streaming_config\x18\x01 \x01(\x0b\x32$.voice.v1.StreamingRecognitionConfigH\x00\x12\x17\n\raudio_content\x18\x02 \x01(\x0cH\x00\x12-\n\x06update\x18\x04 \x01(\x0b\x32\x1b.voice.v1.RecognitionUpdateH\x00\x12\r\n\x05\x66lush\x18\x03 \x01(\x08\x42\x13\n\x11streaming_request\"\x88\x01\n\x08WordInfo\x12-\n\nstart_time\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04word\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\"i\n\x1cSpeechRecognitionAlternative\x12\x12\n\ntranscript\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12!\n\x05words\x18\x03 \x03(\x0b\x32\x12.voice.v1.WordInfo\"\xa0\x03\n\x1aStreamingRecognitionResult\x12<\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32&.voice.v1.SpeechRecognitionAlternative\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\x11\n\tstability\x18\x03 \x01(\x02\x12\x34\n\x11result_start_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fresult_end_time\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x06 \x01(\t\x12\x17\n\x0futterance_index\x18\x07 \x01(\x05\x12\x35\n\x12processing_latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x06intent\x18\t \x01(\x0b\x32\x1c.voice.v1.UnderstandResponse\x12 \n\x06\x61nswer\x18\n \x01(\x0b\x32\x10.voice.v1.Answer\"\xd8\x01\n\x1aStreamingRecognizeResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.voice.v1.StreamingRecognitionResult\x12\x34\n\x11speech_event_type\x18\x02 \x01(\x0e\x32\x19.voice.v1.SpeechEventType\x12\x34\n\x11speech_event_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0futterance_index\x18\x04 \x01(\x05\"V\n\x10RecognizeRequest\x12+\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1b.voice.v1.RecognitionConfig\x12\x15\n\raudio_content\x18\x02 \x01(\x0c\"\xc1\x02\n\x17SpeechRecognitionResult\x12<\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32&.voice.v1.SpeechRecognitionAlternative\x12\x34\n\x11result_start_time\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fresult_end_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\x12\x17\n\x0futterance_index\x18\x05 \x01(\x05\x12,\n\x06intent\x18\x06 \x01(\x0b\x32\x1c.voice.v1.UnderstandResponse\x12 \n\x06\x61nswer\x18\x07 \x01(\x0b\x32\x10.voice.v1.Answer\"\x80\x01\n\x11RecognizeResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.voice.v1.SpeechRecognitionResult\x12\x37\n\x14total_audio_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration*\xbc\x01\n\x0e\x45xpectedAnswer\x12\x16\n\x12\x45XPECT_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x45XPECT_FREE\x10\x01\x12\x11\n\rEXPECT_DIGITS\x10\x02\x12\x11\n\rEXPECT_NUMBER\x10\x03\x12\x11\n\rEXPECT_AMOUNT\x10\x04\x12\x0f\n\x0b\x45XPECT_DATE\x10\x05\x12\x0f\n\x0b\x45XPECT_TIME\x10\x06\x12\x11\n\rEXPECT_YES_NO\x10\x07\x12\x13\n\x0f\x45XPECT_SPELLING\x10\x08*i\n\x0fSpeechEventType\x12\x1c\n\x18SPEECH_EVENT_UNSPECIFIED\x10\x00\x12\x12\n\x0eSPEECH_STARTED\x10\x01\x12\x10\n\x0cSPEECH_ENDED\x10\x02\x12\x12\n\x0eSPEECH_TIMEOUT\x10\x03\x32\xb7\x01\n\nRecognizer\x12\x63\n\x12StreamingRecognize\x12#.voice.v1.StreamingRecognizeRequest\x1a$.voice.v1.StreamingRecognizeResponse(\x01\x30\x01\x12\x44\n\tRecognize\x12\x1a.voice.v1.RecognizeRequest\x1a\x1b.voice.v1.RecognizeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dvoice_api/v1/recognizer.proto\x12\x08voice.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18voice_api/v1/audio.proto\x1a\x1fvoice_api/v1/understander.proto\"\xbb\x01\n\x11\x45ndpointingConfig\x12\x1f\n\x12vad_aggressiveness\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x13trailing_silence_ms\x18\x02 \x01(\x05\x12\x1d\n\x15max_utterance_seconds\x18\x03 \x01(\x02\x12\x17\n\x0fspeech_start_ms\x18\x04 \x01(\x05\x12\x19\n\x11speech_timeout_ms\x18\x05 \x01(\x05\x42\x15\n\x13_vad_aggressiveness\"\xb4\x03\n\x11RecognitionConfig\x12)\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x17.voice.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x02 \x01(\x05\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12 \n\x18\x65nable_word_time_offsets\x18\x04 \x01(\x08\x12\x30\n\x0b\x65ndpointing\x18\x05 \x01(\x0b\x32\x1b.voice.v1.EndpointingConfig\x12\r\n\x05model\x18\x06 \x01(\t\x12\"\n\x1a\x61lternative_language_codes\x18\x07 \x03(\t\x12\x14\n\x0cphrase_hints\x18\x08 \x03(\t\x12\x15\n\renable_intent\x18\t \x01(\x08\x12\x31\n\x0f\x65xpected_answer\x18\n \x01(\x0e\x32\x18.voice.v1.ExpectedAnswer\x12\x10\n\x08verbatim\x18\x0b \x01(\x08\x12\x18\n\x10max_alternatives\x18\x0c \x01(\x05\x12/\n\x0f\x65xpected_length\x18\r \x01(\x0b\x32\x16.voice.v1.AnswerLength\"(\n\x0c\x41nswerLength\x12\x0b\n\x03min\x18\x01 \x01(\x05\x12\x0b\n\x03max\x18\x02 \x01(\x05\"w\n\x11RecognitionUpdate\x12\x31\n\x0f\x65xpected_answer\x18\x01 \x01(\x0e\x32\x18.voice.v1.ExpectedAnswer\x12/\n\x0f\x65xpected_length\x18\x02 \x01(\x0b\x32\x16.voice.v1.AnswerLength\"?\n\x06\x41nswer\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.voice.v1.ExpectedAnswer\x12\r\n\x05value\x18\x02 \x01(\t\"b\n\x1aStreamingRecognitionConfig\x12+\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1b.voice.v1.RecognitionConfig\x12\x17\n\x0finterim_results\x18\x02 \x01(\x08\"\xc9\x01\n\x19StreamingRecognizeRequest\x12@\n\x10streaming_config\x18\x01 \x01(\x0b\x32$.voice.v1.StreamingRecognitionConfigH\x00\x12\x17\n\raudio_content\x18\x02 \x01(\x0cH\x00\x12-\n\x06update\x18\x04 \x01(\x0b\x32\x1b.voice.v1.RecognitionUpdateH\x00\x12\r\n\x05\x66lush\x18\x03 \x01(\x08\x42\x13\n\x11streaming_request\"\x88\x01\n\x08WordInfo\x12-\n\nstart_time\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04word\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\"i\n\x1cSpeechRecognitionAlternative\x12\x12\n\ntranscript\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12!\n\x05words\x18\x03 \x03(\x0b\x32\x12.voice.v1.WordInfo\"\xa0\x03\n\x1aStreamingRecognitionResult\x12<\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32&.voice.v1.SpeechRecognitionAlternative\x12\x10\n\x08is_final\x18\x02 \x01(\x08\x12\x11\n\tstability\x18\x03 \x01(\x02\x12\x34\n\x11result_start_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fresult_end_time\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x06 \x01(\t\x12\x17\n\x0futterance_index\x18\x07 \x01(\x05\x12\x35\n\x12processing_latency\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x06intent\x18\t \x01(\x0b\x32\x1c.voice.v1.UnderstandResponse\x12 \n\x06\x61nswer\x18\n \x01(\x0b\x32\x10.voice.v1.Answer\"\xd8\x01\n\x1aStreamingRecognizeResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.voice.v1.StreamingRecognitionResult\x12\x34\n\x11speech_event_type\x18\x02 \x01(\x0e\x32\x19.voice.v1.SpeechEventType\x12\x34\n\x11speech_event_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0futterance_index\x18\x04 \x01(\x05\"V\n\x10RecognizeRequest\x12+\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x1b.voice.v1.RecognitionConfig\x12\x15\n\raudio_content\x18\x02 \x01(\x0c\"\xc1\x02\n\x17SpeechRecognitionResult\x12<\n\x0c\x61lternatives\x18\x01 \x03(\x0b\x32&.voice.v1.SpeechRecognitionAlternative\x12\x34\n\x11result_start_time\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0fresult_end_time\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\x12\x17\n\x0futterance_index\x18\x05 \x01(\x05\x12,\n\x06intent\x18\x06 \x01(\x0b\x32\x1c.voice.v1.UnderstandResponse\x12 \n\x06\x61nswer\x18\x07 \x01(\x0b\x32\x10.voice.v1.Answer\"\x80\x01\n\x11RecognizeResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.voice.v1.SpeechRecognitionResult\x12\x37\n\x14total_audio_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration*\xbc\x01\n\x0e\x45xpectedAnswer\x12\x16\n\x12\x45XPECT_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x45XPECT_FREE\x10\x01\x12\x11\n\rEXPECT_DIGITS\x10\x02\x12\x11\n\rEXPECT_NUMBER\x10\x03\x12\x11\n\rEXPECT_AMOUNT\x10\x04\x12\x0f\n\x0b\x45XPECT_DATE\x10\x05\x12\x0f\n\x0b\x45XPECT_TIME\x10\x06\x12\x11\n\rEXPECT_YES_NO\x10\x07\x12\x13\n\x0f\x45XPECT_SPELLING\x10\x08*i\n\x0fSpeechEventType\x12\x1c\n\x18SPEECH_EVENT_UNSPECIFIED\x10\x00\x12\x12\n\x0eSPEECH_STARTED\x10\x01\x12\x10\n\x0cSPEECH_ENDED\x10\x02\x12\x12\n\x0eSPEECH_TIMEOUT\x10\x03\x32\xb7\x01\n\nRecognizer\x12\x63\n\x12StreamingRecognize\x12#.voice.v1.StreamingRecognizeRequest\x1a$.voice.v1.StreamingRecognizeResponse(\x01\x30\x01\x12\x44\n\tRecognize\x12\x1a.voice.v1.RecognizeRequest\x1a\x1b.voice.v1.RecognizeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'voice_api.v1.recognizer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPECTEDANSWER']._serialized_start=2583
-  _globals['_EXPECTEDANSWER']._serialized_end=2771
-  _globals['_SPEECHEVENTTYPE']._serialized_start=2773
-  _globals['_SPEECHEVENTTYPE']._serialized_end=2878
+  _globals['_EXPECTEDANSWER']._serialized_start=2723
+  _globals['_EXPECTEDANSWER']._serialized_end=2911
+  _globals['_SPEECHEVENTTYPE']._serialized_start=2913
+  _globals['_SPEECHEVENTTYPE']._serialized_end=3018
   _globals['_ENDPOINTINGCONFIG']._serialized_start=135
   _globals['_ENDPOINTINGCONFIG']._serialized_end=322
   _globals['_RECOGNITIONCONFIG']._serialized_start=325
-  _globals['_RECOGNITIONCONFIG']._serialized_end=712
-  _globals['_RECOGNITIONUPDATE']._serialized_start=714
-  _globals['_RECOGNITIONUPDATE']._serialized_end=784
-  _globals['_ANSWER']._serialized_start=786
-  _globals['_ANSWER']._serialized_end=849
-  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_start=851
-  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_end=949
-  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=952
-  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_end=1153
-  _globals['_WORDINFO']._serialized_start=1156
-  _globals['_WORDINFO']._serialized_end=1292
-  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_start=1294
-  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_end=1399
-  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_start=1402
-  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_end=1818
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=1821
-  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=2037
-  _globals['_RECOGNIZEREQUEST']._serialized_start=2039
-  _globals['_RECOGNIZEREQUEST']._serialized_end=2125
-  _globals['_SPEECHRECOGNITIONRESULT']._serialized_start=2128
-  _globals['_SPEECHRECOGNITIONRESULT']._serialized_end=2449
-  _globals['_RECOGNIZERESPONSE']._serialized_start=2452
-  _globals['_RECOGNIZERESPONSE']._serialized_end=2580
-  _globals['_RECOGNIZER']._serialized_start=2881
-  _globals['_RECOGNIZER']._serialized_end=3064
+  _globals['_RECOGNITIONCONFIG']._serialized_end=761
+  _globals['_ANSWERLENGTH']._serialized_start=763
+  _globals['_ANSWERLENGTH']._serialized_end=803
+  _globals['_RECOGNITIONUPDATE']._serialized_start=805
+  _globals['_RECOGNITIONUPDATE']._serialized_end=924
+  _globals['_ANSWER']._serialized_start=926
+  _globals['_ANSWER']._serialized_end=989
+  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_start=991
+  _globals['_STREAMINGRECOGNITIONCONFIG']._serialized_end=1089
+  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_start=1092
+  _globals['_STREAMINGRECOGNIZEREQUEST']._serialized_end=1293
+  _globals['_WORDINFO']._serialized_start=1296
+  _globals['_WORDINFO']._serialized_end=1432
+  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_start=1434
+  _globals['_SPEECHRECOGNITIONALTERNATIVE']._serialized_end=1539
+  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_start=1542
+  _globals['_STREAMINGRECOGNITIONRESULT']._serialized_end=1958
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_start=1961
+  _globals['_STREAMINGRECOGNIZERESPONSE']._serialized_end=2177
+  _globals['_RECOGNIZEREQUEST']._serialized_start=2179
+  _globals['_RECOGNIZEREQUEST']._serialized_end=2265
+  _globals['_SPEECHRECOGNITIONRESULT']._serialized_start=2268
+  _globals['_SPEECHRECOGNITIONRESULT']._serialized_end=2589
+  _globals['_RECOGNIZERESPONSE']._serialized_start=2592
+  _globals['_RECOGNIZERESPONSE']._serialized_end=2720
+  _globals['_RECOGNIZER']._serialized_start=3021
+  _globals['_RECOGNIZER']._serialized_end=3204
 # @@protoc_insertion_point(module_scope)

@@ -59,7 +59,7 @@ class EndpointingConfig(_message.Message):
     def __init__(self, vad_aggressiveness: _Optional[int] = ..., trailing_silence_ms: _Optional[int] = ..., max_utterance_seconds: _Optional[float] = ..., speech_start_ms: _Optional[int] = ..., speech_timeout_ms: _Optional[int] = ...) -> None: ...
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("encoding", "sample_rate_hertz", "language_code", "enable_word_time_offsets", "endpointing", "model", "alternative_language_codes", "phrase_hints", "enable_intent", "expected_answer", "verbatim", "max_alternatives")
+    __slots__ = ("encoding", "sample_rate_hertz", "language_code", "enable_word_time_offsets", "endpointing", "model", "alternative_language_codes", "phrase_hints", "enable_intent", "expected_answer", "verbatim", "max_alternatives", "expected_length")
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class RecognitionConfig(_message.Message):
     EXPECTED_ANSWER_FIELD_NUMBER: _ClassVar[int]
     VERBATIM_FIELD_NUMBER: _ClassVar[int]
     MAX_ALTERNATIVES_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_LENGTH_FIELD_NUMBER: _ClassVar[int]
     encoding: _audio_pb2.AudioEncoding
     sample_rate_hertz: int
     language_code: str
@@ -84,13 +85,24 @@ class RecognitionConfig(_message.Message):
     expected_answer: ExpectedAnswer
     verbatim: bool
     max_alternatives: int
-    def __init__(self, encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., language_code: _Optional[str] = ..., enable_word_time_offsets: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., model: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., enable_intent: _Optional[bool] = ..., expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ..., verbatim: _Optional[bool] = ..., max_alternatives: _Optional[int] = ...) -> None: ...
+    expected_length: AnswerLength
+    def __init__(self, encoding: _Optional[_Union[_audio_pb2.AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., language_code: _Optional[str] = ..., enable_word_time_offsets: _Optional[bool] = ..., endpointing: _Optional[_Union[EndpointingConfig, _Mapping]] = ..., model: _Optional[str] = ..., alternative_language_codes: _Optional[_Iterable[str]] = ..., phrase_hints: _Optional[_Iterable[str]] = ..., enable_intent: _Optional[bool] = ..., expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ..., verbatim: _Optional[bool] = ..., max_alternatives: _Optional[int] = ..., expected_length: _Optional[_Union[AnswerLength, _Mapping]] = ...) -> None: ...
+
+class AnswerLength(_message.Message):
+    __slots__ = ("min", "max")
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    min: int
+    max: int
+    def __init__(self, min: _Optional[int] = ..., max: _Optional[int] = ...) -> None: ...
 
 class RecognitionUpdate(_message.Message):
-    __slots__ = ("expected_answer",)
+    __slots__ = ("expected_answer", "expected_length")
     EXPECTED_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_LENGTH_FIELD_NUMBER: _ClassVar[int]
     expected_answer: ExpectedAnswer
-    def __init__(self, expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ...) -> None: ...
+    expected_length: AnswerLength
+    def __init__(self, expected_answer: _Optional[_Union[ExpectedAnswer, str]] = ..., expected_length: _Optional[_Union[AnswerLength, _Mapping]] = ...) -> None: ...
 
 class Answer(_message.Message):
     __slots__ = ("kind", "value")

@@ -74,6 +74,7 @@ def recognition_config_from_pb(pb: recognizer_pb2.RecognitionConfig) -> t.Recogn
         expected_answer=expected_answer_name(pb.expected_answer),
         verbatim=pb.verbatim,
         max_alternatives=pb.max_alternatives,
+        expected_length=(pb.expected_length.min, pb.expected_length.max),
     )
 
 
@@ -88,7 +89,8 @@ def expected_answer_name(value: int) -> str:
 
 
 def recognition_update_from_pb(pb: recognizer_pb2.RecognitionUpdate) -> t.RecognitionUpdate:
-    return t.RecognitionUpdate(expected_answer=expected_answer_name(pb.expected_answer))
+    return t.RecognitionUpdate(expected_answer=expected_answer_name(pb.expected_answer),
+                               expected_length=(pb.expected_length.min, pb.expected_length.max))
 
 
 def answer_pb(answer) -> recognizer_pb2.Answer | None:
