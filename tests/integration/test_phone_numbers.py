@@ -216,6 +216,24 @@ def test_yes_no_scored_when_the_decode_gives_no_answer_word(engine):
     assert rec._yes_no.word(np.zeros(16000, np.float32), "es") is None
 
 
+def test_expected_answer_lowers_the_speech_check(engine):
+    """Silero scores the 0.4 s Russian "нет" of vm-no (8 kHz) under its default 0.5: a free
+    decode hears nothing, one expecting yes/no (threshold 0.35) hears the answer; silence
+    still gives nothing."""
+    from voice.core.audio import resample
+    from voice.engines import fw_compat
+    from voice.engines.limits import VAD_PARAMETERS, vad_parameters
+
+    rec = engine.recognizer(None)
+    net = next(c for c in yes_no_clips("ru") if c.sources == ("vm-no",))
+    audio = resample(net.audio, RATE, 16000).astype(np.float32)
+    assert fw_compat.speech_chunks(audio, VAD_PARAMETERS)[0].size == 0
+    assert fw_compat.speech_chunks(audio, vad_parameters("yes_no"))[0].size > 0
+    answered = rec.transcribe(audio, DecodeOptions(language="ru", expect="yes_no"))
+    assert parse(Expect.YES_NO, answered.text, "ru").value == "false", answered.text
+    assert rec.transcribe(np.zeros(16000, np.float32), DecodeOptions(language="ru", expect="yes_no")).empty
+
+
 def test_client_expect_flag(server, tmp_path):
     clip = yes_no_clips("en")[0]
     path = tmp_path / "no.wav"

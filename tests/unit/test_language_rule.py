@@ -161,3 +161,13 @@ def test_an_interim_in_another_language_needs_length_and_certainty():
 def test_a_numeric_interim_commits_no_language():
     assert not interim_commits_language("en", 0.99, 5.0, "3, 2, 3, 2.", "en")
     assert not interim_commits_language("", 0.99, 5.0, "bonjour madame", None)
+
+
+def test_expected_answers_use_a_lower_speech_threshold() -> None:
+    from voice.engines.limits import ANSWER_SPEECH_THRESHOLD, VAD_PARAMETERS, vad_parameters
+
+    assert vad_parameters("free") is VAD_PARAMETERS and "threshold" not in VAD_PARAMETERS
+    for expect in ("digits", "yes_no", "spelling"):
+        params = vad_parameters(expect)
+        assert params["threshold"] == ANSWER_SPEECH_THRESHOLD < 0.5
+        assert params["speech_pad_ms"] == VAD_PARAMETERS["speech_pad_ms"]

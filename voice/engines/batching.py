@@ -33,7 +33,7 @@ from ..core.audio import SAMPLE_RATE
 from ..core.languages import pick_language
 from ..core.transcripts import DecodeOptions, Transcript, Word
 from . import fw_compat
-from .limits import VAD_PARAMETERS, encoder_window, max_new_tokens
+from .limits import encoder_window, max_new_tokens, vad_parameters
 
 _LOGGER = logging.getLogger(__name__)
 # faster-whisper's defaults: punctuation joins the word before (or after) it
@@ -87,7 +87,7 @@ class BatchDecoder:
 
     # -- steps ---------------------------------------------------------------------------
     def _prepare(self, audio: np.ndarray, options: DecodeOptions) -> _Job:
-        speech, chunks = fw_compat.speech_chunks(audio, VAD_PARAMETERS)
+        speech, chunks = fw_compat.speech_chunks(audio, vad_parameters(options.expect))
         return _Job(audio, options, speech, chunks)
 
     def _tokenizer(self, language: str | None):

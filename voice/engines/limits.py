@@ -30,6 +30,18 @@ FRAMES_PER_SECOND = 100
 # Silero VAD settings of every decode (a second, model-based speech check: webrtcvad passes
 # music and noise)
 VAD_PARAMETERS = {"min_silence_duration_ms": 1000, "speech_pad_ms": 600}
+# Silero's speech threshold when an answer is expected (a digits, yes/no... hint): the caller
+# was just asked, and a short word on a phone line scores under Silero's default 0.5 (a
+# 0.4 s Russian "нет" at 8 kHz: 0.4-0.5, so the decode heard nothing and the answer was lost).
+# Noise let through still meets Whisper's no-speech check and the answer's grammar.
+ANSWER_SPEECH_THRESHOLD = 0.35
+
+
+def vad_parameters(expect: str = "free") -> dict:
+    """Silero settings for a decode expecting ``expect`` (a voice.core.answers.Expect value)."""
+    if expect and expect != "free":
+        return {**VAD_PARAMETERS, "threshold": ANSWER_SPEECH_THRESHOLD}
+    return VAD_PARAMETERS
 
 
 def encoder_window(samples: int, min_window_s: float) -> int:

@@ -43,7 +43,7 @@ from ..core.transcripts import DecodeOptions, Hypothesis, Transcript, Word
 from . import fw_compat
 from .batching import BatchDecoder, batch_key
 from .devices import DeviceChoice
-from .limits import FRAMES_PER_SECOND, FULL_WINDOW, VAD_PARAMETERS, encoder_window, loop_start, max_new_tokens
+from .limits import FRAMES_PER_SECOND, FULL_WINDOW, encoder_window, loop_start, max_new_tokens, vad_parameters
 from .yes_no import YesNoScorer
 
 _LOGGER = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class WhisperRecognizer:
         answer = options.expect not in ("", Expect.FREE.value)
         if keeps_language(len(audio) / SAMPLE_RATE, preferred, candidates, answer):
             return self._decode(audio, options, preferred)
-        probs = self._detect(audio)
+        probs = self._detect(audio, options.expect)
         if not probs:  # Silero heard no speech: nothing to detect, nothing to decode
             return self._decode(audio, options, preferred or candidates[0])
         choice = pick_language(probs, candidates, preferred, options.language_margin)
@@ -126,9 +126,9 @@ class WhisperRecognizer:
         return Transcript(out.text, out.language, float(probs.get(choice, 0.0)), out.confidence, out.words, probs,
                           out.alternatives)
 
-    def _detect(self, audio: np.ndarray) -> dict[str, float]:
+    def _detect(self, audio: np.ndarray, expect: str = "free") -> dict[str, float]:
         """Whisper's language probabilities for the speech in ``audio`` ({} when none)."""
-        speech, _ = fw_compat.speech_chunks(audio, VAD_PARAMETERS)
+        speech, _ = fw_compat.speech_chunks(audio, vad_parameters(expect))
         if speech.size < SAMPLE_RATE // 10:
             return {}
         window = contextlib.nullcontext() if self._cfg.min_window_s >= 30 else fw_compat.short_window(
@@ -274,7 +274,7 @@ class WhisperRecognizer:
             compression_ratio_threshold=cfg.compression_ratio_threshold,
             # second, model-based speech check (Silero): webrtcvad passes music and noise
             vad_filter=True,
-            vad_parameters=VAD_PARAMETERS,
+            vad_parameters=vad_parameters(options.expect),
             # tokens capped by audio length: a guard against repetition loops
             max_new_tokens=cap,
             suppress_tokens=suppressed if suppressed is not None else [-1],
@@ -313,7 +313,7 @@ class WhisperRecognizer:
                 and not parse(Expect.YES_NO, text, language).value):
             # no answer word came out (8 kHz "Sí" written "C.F."): the grammar's words scored
             # by their first token instead (voice.engines.yes_no), one more decoder step
-            word = self._yes_no.word(audio, language)
+            word = self._yes_no.word(audio, language, vad_parameters(options.expect))
             if word:
                 text, words = word, []
         probs = dict(info.all_language_probs or ()) or {info.language: float(info.language_probability)}
