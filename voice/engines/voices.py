@@ -34,6 +34,12 @@ ESPEAK_RATE = 22050
 ESPEAK_PREFIX = "espeak-"
 
 
+def wer_rank(label: str, wer: float) -> tuple[bool, float]:
+    """The first sort keys of a voice for its language (lower is better): a native neural voice
+    within :data:`GOOD_WER` first, then the round-trip WER."""
+    return (not (label == LABEL_NEURAL and wer <= GOOD_WER), round(wer, 4))
+
+
 @dataclass(frozen=True)
 class VoiceInfo:
     name: str
@@ -179,8 +185,7 @@ class VoiceCatalogue:
             return None
 
         def rank(v: VoiceInfo):
-            good_native = v.label == LABEL_NEURAL and v.expected_wer <= GOOD_WER
-            return (not good_native, round(v.expected_wer, 4), v.language.lower() != want, _QUALITY.get(v.quality, 4),
+            return (*wer_rank(v.label, v.expected_wer), v.language.lower() != want, _QUALITY.get(v.quality, 4),
                     v.name != self.default.name, "-" in v.language and "-" not in want)
 
         return sorted(same, key=rank)[0]
