@@ -7,7 +7,8 @@ text known by construction, plus yes/no words taken from prompts
 language, every tested language a candidate) first hears an ordinary prompt of its language,
 then each clip followed by 1.2 s of silence; with ``--hints`` each clip is preceded by a
 control message naming the answer it expects (``--lengths``: and, for digit strings, how
-many digits, as an IVR asking for "your 6-digit PIN" would). The same clips go through offline
+many digits, as an IVR asking for "your 6-digit PIN" would; ``--length-range 4-8``: the same
+range for every digit string, as one asking for "your account number, 4 to 8 digits"). The same clips go through offline
 faster-whisper base (beam 5, language detection, no hints) as the reference.
 
 Per language and kind it prints:
@@ -82,7 +83,7 @@ def _expect_enum(kind: str):
 
 
 def run_language(address: str, lang: str, clips: list[Clip], candidates: list[str], hints: bool,
-                 lengths: bool = False) -> list[dict]:
+                 lengths: bool = False, length_range: tuple[int, int] = (0, 0)) -> list[dict]:
     """One real-time stream: an intro prompt, then the clips; one row per clip."""
     intro = pick_prompts(lang, 1, min_words=6, max_words=14)
     pieces: list[tuple[np.ndarray, int | None]] = []  # (int16 audio, clip index or None)
@@ -117,10 +118,11 @@ def run_language(address: str, lang: str, clips: list[Clip], candidates: list[st
             if hints:
                 kind = clips[idx].kind if idx is not None else "free"
                 size = len(clips[idx].value) if lengths and kind == "digits" else 0
+                low, high = (size, size) if size or kind != "digits" else length_range
                 yield recognizer_pb2.StreamingRecognizeRequest(
                     update=recognizer_pb2.RecognitionUpdate(expected_answer=_expect_enum(kind),
                                                             expected_length=recognizer_pb2.AnswerLength(
-                                                                min=size, max=size)))
+                                                                min=low, max=high)))
             pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
             for i in range(0, len(pcm), step):
                 delay = start + t / RATE - time.monotonic()
@@ -242,6 +244,8 @@ def main() -> None:
     ap.add_argument("--hints", action="store_true", help="send each clip's expected answer before it")
     ap.add_argument("--lengths", action="store_true",
                     help="with --hints: each digits clip's update also says how many digits it has")
+    ap.add_argument("--length-range", default="", metavar="MIN-MAX",
+                    help="with --hints: every digits clip's update says this many digits, e.g. 4-8")
     ap.add_argument("--no-offline", action="store_true", help="skip the offline faster-whisper reference")
     ap.add_argument("--asr", default="", help="server [asr] settings as JSON, e.g. '{\"model\": \"small\"}'")
     ap.add_argument("--json", help="write every row to this file")
@@ -249,6 +253,14 @@ def main() -> None:
         ap.add_argument(f"--{kind.replace('_', '-')}", type=int, default=n, help=f"{kind} clips per language")
     args = ap.parse_args()
     langs = [x for x in args.langs.split(",") if x]
+    length_range = (0, 0)
+    if args.length_range:
+        try:
+            length_range = tuple(int(x) for x in args.length_range.split("-"))
+            if len(length_range) != 2 or not 0 < length_range[0] <= length_range[1]:
+                raise ValueError
+        except ValueError:
+            ap.error(f"--length-range: expected MIN-MAX such as 4-8, got {args.length_range!r}")
     counts = {k: getattr(args, k) for k in KINDS}
     clips = {lang: build_clips(lang, counts) for lang in langs}
     proc = None
@@ -262,7 +274,7 @@ def main() -> None:
     t0 = time.monotonic()
     try:
         for lang in langs:
-            ours += run_language(address, lang, clips[lang], langs, args.hints, args.lengths)
+            ours += run_language(address, lang, clips[lang], langs, args.hints, args.lengths, length_range)
             print(f"{lang}: streamed {len(clips[lang])} clips ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
     finally:
         if proc is not None:
