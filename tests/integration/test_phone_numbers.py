@@ -234,6 +234,32 @@ def test_expected_answer_lowers_the_speech_check(engine):
     assert rec.transcribe(np.zeros(16000, np.float32), DecodeOptions(language="ru", expect="yes_no")).empty
 
 
+def test_digit_finals_are_decoded_without_timestamps(engine):
+    """A digits final is decoded without timestamp tokens (a timestamp after a few digits cut
+    the segment: a digit short or a loop); its interims and a free final keep them."""
+    rec = engine.recognizer(None)
+    clip = build_clips("fr", {"digits": 1}, seed=21)[0]
+    audio = soxr.resample(np.concatenate([np.zeros(2400, np.float32), clip.audio, np.zeros(1600, np.float32)]),
+                          RATE, 16000).astype(np.float32)
+    model = rec._model
+    seen = []
+    real = model.transcribe
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["without_timestamps"])
+        return real(*args, **kwargs)
+
+    model.transcribe = spy
+    try:
+        final = rec.transcribe(audio, DecodeOptions(language="fr", expect="digits"))
+        rec.transcribe(audio, DecodeOptions(language="fr", expect="digits", interim=True))
+        rec.transcribe(audio, DecodeOptions(language="fr"))
+    finally:
+        del model.transcribe
+    assert seen == [True, False, False]
+    assert parse(Expect.DIGITS, final.text, "fr").value == clip.value, final.text
+
+
 def test_client_expect_flag(server, tmp_path):
     clip = yes_no_clips("en")[0]
     path = tmp_path / "no.wav"

@@ -319,7 +319,7 @@ class WhisperRecognizer:
                 and not parse(Expect.YES_NO, text, language).value):
             # no answer word came out (8 kHz "Sí" written "C.F."): the grammar's words scored
             # by their first token instead (voice.engines.yes_no), one more decoder step
-            word = self._yes_no.word(audio, language, vad_parameters(options.expect))
+            word = self._yes_no.word(audio, language)
             if word:
                 text, words = word, []
         probs = dict(info.all_language_probs or ()) or {info.language: float(info.language_probability)}

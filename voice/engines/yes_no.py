@@ -48,13 +48,13 @@ class YesNoScorer:
             self._tables[language] = table
         return table
 
-    def word(self, audio: np.ndarray, language: str, vad: dict | None = None) -> str | None:
+    def word(self, audio: np.ndarray, language: str) -> str | None:
         """The answer word ``audio`` (16 kHz) most likely says in ``language`` ("Si", "No"),
         or None: no speech, no table for the language, or no clear winner."""
         yes, no = self._table(language)
         if not yes or not no:
             return None
-        speech, _ = fw_compat.speech_chunks(audio, vad or vad_parameters("yes_no"))
+        speech, _ = fw_compat.speech_chunks(audio, vad_parameters("yes_no"))  # an expected answer's
         if speech.size < SAMPLE_RATE // 10:  # Silero heard no speech
             return None
         feats, _ = features(self._model, [speech], self._min_window_s)
