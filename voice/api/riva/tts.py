@@ -24,7 +24,7 @@ from ...core.errors import InvalidArgument
 from ...core.ssml import looks_like_ssml
 from ...service import VoiceService
 from ...service.types import AudioChunk, SynthesisRequest
-from ..openai.formats import SndfileEncoder
+from ...core.containers import SndfileEncoder
 from . import mapping
 
 
