@@ -293,3 +293,34 @@ def test_routing_by_language(config):
                 SpeechEngine(replace(config, asr=replace(config.asr, routes={"fr": "small"})))
     finally:
         routed.close()
+
+
+def test_digit_finals_are_read_as_digit_words_first(engine, monkeypatch):
+    """A digits final is decoded in digit words first: written as numerals, Whisper base's
+    counting prior reads this French 98309335 as "1, 2, 3, 0, 1, 2, 3, 4, 5"; said as words
+    it is right. With no reading that is digits only, the numeral decode answers."""
+    import voice.engines.whisper as whisper
+
+    rec = engine.recognizer(None)
+    tok = rec._model.hf_tokenizer
+    spoken = set(rec._suppressed("digits", "fr", spoken=True))
+    numerals = set(rec._suppressed("digits", "fr"))
+    sept, seven = tok.encode(" sept", add_special_tokens=False).ids, tok.encode("7", add_special_tokens=False).ids
+    assert not set(sept) & spoken and set(seven) <= spoken  # words, no numerals
+    assert set(sept) <= numerals and not set(seven) & numerals  # numerals, no words
+
+    clip = next(c for c in build_clips("fr", {"digits": 40}) if c.value == "98309335")
+    audio = soxr.resample(np.concatenate([np.zeros(2400, np.float32), clip.audio, np.zeros(4000, np.float32)]),
+                          RATE, 16000).astype(np.float32)
+    options = DecodeOptions(language="fr", expect="digits")
+    final = rec.transcribe(audio, options)
+    assert parse(Expect.DIGITS, final.text, "fr").value == clip.value, final.text
+    assert not any(c.isdigit() for c in final.text), final.text  # the digit-word reading
+    assert normalize(final.text, "fr").rstrip(".") == clip.value
+
+    monkeypatch.setattr(whisper, "complete_reading", lambda readings, lang, length=(0, 0): None)
+    fallback = rec.transcribe(audio, options)  # no digit-word reading fits: numerals
+    assert any(c.isdigit() for c in fallback.text), fallback.text
+    monkeypatch.setattr(whisper, "spoken_vocabulary", lambda lang: None)
+    numeral = rec.transcribe(audio, options)  # numerals only: the counting prior
+    assert parse(Expect.DIGITS, numeral.text, "fr").value != clip.value, numeral.text

@@ -121,3 +121,34 @@ def test_the_first_reading_of_the_expected_length_is_picked():
     assert pick_reading(Expect.SPELLING, ["A B", "A B 1 2"], "en", (4, 0)) == 1
     assert pick_reading(Expect.NUMBER, ["61", "961"], "en", (3, 3)) == 0  # numbers have no length
     assert fits_length("123", (3, 0)) and not fits_length("", (0, 0)) and not fits_length("1234", (1, 3))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "es", "it", "ru"])
+def test_spoken_digit_vocabulary(lang: str) -> None:
+    """A digit string decoded as words: the ten digit words and "," "." only, no numerals;
+    each word reads as its digit."""
+    from voice.core.answers import DIGIT_WORDS, spoken_vocabulary
+
+    words = spoken_vocabulary(lang)
+    assert words - {"oh"} == frozenset(DIGIT_WORDS[lang]) | {",", "."}
+    assert ("oh" in words) == (lang == "en")  # "five oh two"
+    assert not set("0123456789") & words
+    text = ", ".join(DIGIT_WORDS[lang]).capitalize() + "."
+    assert parse(Expect.DIGITS, text, lang).value == "0123456789"
+    assert spoken_vocabulary(lang + "-XX") == words
+    assert spoken_vocabulary("de") is None
+
+
+def test_the_first_reading_that_is_digits_only_is_picked() -> None:
+    """A constrained search can still spell a word that is not a digit ("z", "nez"): such
+    a reading is passed over, and None says no reading is digits only."""
+    from voice.core.answers import complete_reading
+
+    readings = ["un, z, six, six", "six, zéro, nez", "Un, sept, six, six.", "Un, sept, six."]
+    assert complete_reading(readings, "fr") == 2
+    assert complete_reading(readings, "fr", (3, 3)) == 3  # and of the expected length
+    assert complete_reading(readings, "fr", (8, 8)) is None
+    assert complete_reading(readings[:2], "fr") is None
+    assert complete_reading([], "fr") is None
+    assert complete_reading(["Cuatro, tres."], "es-MX") == 0
+    assert parse(Expect.DIGITS, "Five, oh, two.", "en").value == "502"

@@ -38,6 +38,12 @@ from voice.core.itn import normalize
     ("ru", "пятнадцатое марта", "15-е марта"),
     ("it", "4,7,9,4", "4794"),  # digits Whisper wrote joined by commas
     ("en", "1,234,567 dollars", "1,234,567 dollars"),  # thousands stay as written
+    # a run of digits said one by one goes on past four ("43456, 78" before)
+    ("en", "four, three, four, five, six, seven, eight", "4345678"),
+    ("fr", "Un, zéro, quatre, huit, zéro, un, quatre, trois.", "10480143."),
+    ("fr", "Huit, sept, six, neuf, six, quatre.", "876964."),
+    ("ru", "девять, восемь, три, ноль, девять, три", "983093"),
+    ("en", "forty two five", "425"),  # a spelled whole number still joins a digit after it
 ])
 def test_spoken_numbers_are_written(lang: str, spoken: str, written: str) -> None:
     assert normalize(spoken, lang) == written

@@ -9,7 +9,8 @@ An answer kind (:class:`Expect`) narrows the next utterance: ``digits`` (a digit
 language: the recogniser turns it into the token set it lets Whisper emit (constrained
 decoding: numbers only as digits, so Whisper writes "3, 2" or "39" instead of mishearing
 "trois deux" or "trente-neuf" as other words; the words are the answer's own: month names,
-currencies, o'clock words, yes and no). :func:`parse` still reads spelled numbers. :func:`parse` reads the value from the final's text, or returns None when the
+currencies, o'clock words, yes and no). A digit string is decoded in digit words first
+(:func:`spoken_vocabulary`, :func:`complete_reading`). :func:`parse` still reads spelled numbers. :func:`parse` reads the value from the final's text, or returns None when the
 text does not fit the grammar.
 """
 
@@ -170,6 +171,43 @@ def pick_reading(kind: Expect, readings: list[str], lang: str | None, length: tu
         if answer is not None and fits_length(answer.value, length):
             return i
     return 0
+
+
+# The ten digits as Whisper writes them in words. A digits final is decoded in these words
+# first (:func:`spoken_vocabulary`): written as numerals, Whisper base's counting prior turns a
+# French 1766 into "1, 2, 3, 6" and 98309335 into "1, 2, 3, 0, 1, 2, 3, 4, 5"; said as words it
+# reads them right (40 8 kHz digit strings a language, offline: fr 34 -> 36, es 39 -> 40, en, it
+# and ru unchanged: docs/telephony.md)
+DIGIT_WORDS = {
+    "en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    "fr": ("zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf"),
+    "es": ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"),
+    "it": ("zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove"),
+    "ru": ("ноль", "один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять"),
+}
+
+
+_OTHER_DIGIT_WORDS = {"en": ("oh",)}  # "five oh two"
+
+
+def spoken_vocabulary(lang: str) -> frozenset[str] | None:
+    """What a digit string decoded as words may hold in ``lang``: the ten digit words (as
+    written, accents kept, and other names of a digit: English "oh") and the separators ","
+    and "."; None for a language without them."""
+    lang = (lang or "").split("-")[0].lower()
+    words = DIGIT_WORDS.get(lang)
+    return frozenset(words) | set(_OTHER_DIGIT_WORDS.get(lang, ())) | {",", "."} if words else None
+
+
+def complete_reading(readings: list[str], lang: str | None, length: tuple[int, int] = (0, 0)) -> int | None:
+    """Index of the first (best) reading that is a digit string and nothing else, of the
+    expected ``length`` when one is given, or None when no reading is (a constrained search
+    can still spell a word that is not a digit: "un, z, six, six")."""
+    for i, text in enumerate(readings):
+        answer = parse(Expect.DIGITS, text, lang)
+        if answer is not None and answer.value and (length == (0, 0) or fits_length(answer.value, length)):
+            return i
+    return None
 
 
 def _content(tokens: list[Token], used: set[int], allowed: set[str] = frozenset()) -> bool:

@@ -176,6 +176,7 @@ class Number:
     end: int
     ordinal: bool = False
     spelled: bool = True  # from words (False: Whisper wrote digits)
+    run: bool = False  # digits joined one by one ("huit, sept, six"), never a spelled whole number
 
 
 _DIGIT_LIST = re.compile(r"\d+(?:[.,]\d+){2,}")  # "4,7,9,4", "0.0.6.7": digits Whisper wrote joined
@@ -369,7 +370,7 @@ def _join_digit_runs(numbers: list[Number], tokens: list[Token]) -> list[Number]
                 and (len(prev.digits) == 1 or len(n.digits) == 1
                      or (not prev.spelled and not n.spelled and prev.end == n.start))):
             digits = prev.digits + n.digits
-            out[-1] = Number(int(digits), digits, prev.start, n.end, spelled=prev.spelled and n.spelled)
+            out[-1] = Number(int(digits), digits, prev.start, n.end, spelled=prev.spelled and n.spelled, run=True)
             continue
         out.append(n)
     return out
@@ -377,8 +378,9 @@ def _join_digit_runs(numbers: list[Number], tokens: list[Token]) -> list[Number]
 
 def _is_digit_piece(n: Number) -> bool:
     """Single digits and written digit groups join; a spelled 42 ("forty two") stays apart
-    from a following digit only when it is itself a whole number ("forty two five" -> 425)."""
-    return len(n.digits) <= 4 or not n.spelled
+    from a following digit only when it is itself a whole number ("forty two five" -> 425); a
+    run of digits said one by one goes on however long it is ("four three four five six seven")."""
+    return len(n.digits) <= 4 or not n.spelled or n.run
 
 
 def _convert_alone(n: Number, tokens: list[Token], lang: str) -> bool:

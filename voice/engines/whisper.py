@@ -11,7 +11,10 @@ schedule). With several candidate languages, the stream's preferred language is 
 short utterances and otherwise detected once (encoder + one decoder step) before the one
 decode (:mod:`voice.core.languages`). An expected answer (``DecodeOptions.expect``)
 suppresses every token that is not a digit, punctuation or a piece of that answer's
-words (:func:`voice.core.answers.vocabulary`); an expected answer keeps the stream's preferred
+words (:func:`voice.core.answers.vocabulary`); a digit string's final is decoded in digit words
+first ("sept, deux, huit, sept", no numerals: Whisper's counting prior writes numerals) and
+the first of the beam's readings that is digits only is kept, else it is decoded as numerals
+(:func:`voice.core.answers.complete_reading`); an expected answer keeps the stream's preferred
 language however long it is, and a yes/no decode that wrote no answer word falls back to the
 answer words scored by their first token (:mod:`voice.engines.yes_no`).
 
@@ -34,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import AsrConfig
-from ..core.answers import LENGTHED, Expect, parse, pick_reading, vocabulary
+from ..core.answers import LENGTHED, Expect, complete_reading, parse, pick_reading, spoken_vocabulary, vocabulary
 from ..core.audio import SAMPLE_RATE
 from ..core.errors import InvalidArgument
 from ..core.itn import LANGUAGES as ITN_LANGUAGES
@@ -51,6 +54,11 @@ _LOGGER = logging.getLogger(__name__)
 UNTIMED_ANSWERS = frozenset({Expect.DIGITS.value})
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # faster-whisper's fallback schedule
 YES_NO_TOKENS = 8  # token cap of a yes/no answer
+# a digit-word reading at least this confident is the final without a numeral decode; below
+# it both run and the more confident wins (picked on 40 8 kHz digit strings a language and 20
+# streamed French finals: fr 37 -> 38/40 offline and 16 -> 19/20 streamed, a second decode
+# for 0-35 % of finals; docs/telephony.md)
+SPOKEN_SURE = 0.75
 
 
 def _nbest(options: DecodeOptions) -> bool:
@@ -139,14 +147,15 @@ class WhisperRecognizer:
             _, _, probs = self._model.detect_language(speech)
         return dict(probs)
 
-    def _suppressed(self, expect: str, language: str | None) -> list[int] | None:
+    def _suppressed(self, expect: str, language: str | None, spoken: bool = False) -> list[int] | None:
         """Token ids an answer of kind ``expect`` in ``language`` may not use (constrained
-        decoding), or None for free speech and languages without answer tables."""
+        decoding), or None for free speech and languages without answer tables. ``spoken``: a
+        digit string in words (:func:`voice.core.answers.spoken_vocabulary`), no numerals."""
         kind = Expect(expect or "free")
         lang = (language or "").split("-")[0]
         if kind == Expect.FREE or lang not in ITN_LANGUAGES:
             return None
-        key = (kind, lang)
+        key = (kind, lang, spoken)
         cached = self._suppress_cache.get(key)
         if cached is not None:
             return cached
@@ -154,7 +163,7 @@ class WhisperRecognizer:
         if self._token_texts is None:
             eot = fw_compat.tokenizer(self._model, self.multilingual, lang).eot
             self._token_texts = [tok.decode([i]) for i in range(eot)]
-        words = vocabulary(kind, lang) or frozenset()
+        words = (spoken_vocabulary(lang) if spoken else vocabulary(kind, lang)) or frozenset()
         chars = {w for w in words if len(w) == 1 and not w.isalpha()}
         allowed: set[int] = set()
         for word in words:  # the pieces Whisper writes each allowed word with
@@ -218,36 +227,60 @@ class WhisperRecognizer:
         return out  # type: ignore[return-value]
 
     def _decode(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
-        if options.answer_length == (0, 0) or options.interim or Expect(options.expect or "free") not in LENGTHED:
+        kind = Expect(options.expect or "free")
+        if kind == Expect.DIGITS and not options.interim and not options.prefix and spoken_vocabulary(language or ""):
+            return self._decode_digits(audio, options, language)
+        return self._decode_written(audio, options, language)
+
+    def _decode_written(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
+        kind = Expect(options.expect or "free")
+        if options.answer_length == (0, 0) or options.interim or kind not in LENGTHED:
             return self._decode_once(audio, options, language)
         # an expected length: every reading of the beam, the first of that length reported
-        wanted = options.alternatives
-        out = self._decode_once(audio, replace(options, alternatives=max(wanted, options.beam_size)), language)
+        out = self._decode_once(audio, replace(options, alternatives=max(options.alternatives, options.beam_size)),
+                                language)
         readings = [out.text, *(h.text for h in out.alternatives)]
-        pick = pick_reading(Expect(options.expect), readings, language or out.language, options.answer_length)
-        if pick == 0:
-            return replace(out, alternatives=out.alternatives[:wanted - 1])
-        chosen = out.alternatives[pick - 1]
-        rest = [Hypothesis(out.text, out.confidence), *(h for i, h in enumerate(out.alternatives) if i != pick - 1)]
-        return replace(out, text=chosen.text, confidence=chosen.confidence, words=(),
-                       alternatives=tuple(rest[:wanted - 1]))
+        pick = pick_reading(kind, readings, language or out.language, options.answer_length)
+        return _reading(out, pick, options.alternatives)
 
-    def _decode_once(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
+    def _decode_digits(self, audio: np.ndarray, options: DecodeOptions, language: str | None) -> Transcript:
+        """A digit string's final: decoded in digit words ("sept, deux, huit, sept"), the first
+        of the beam's readings that is digits only (and of the expected length). Unless that
+        reading is sure (``SPOKEN_SURE``), the numeral decode runs too and the more confident
+        of the two is reported (a digit-word decode can also stop a digit short: "huit,
+        quatre, six, six" for 84660, which the numerals read right)."""
+        lang = language or ""
+        out = self._decode_once(audio, replace(options, alternatives=max(options.alternatives, options.beam_size)),
+                                language, spoken=True)
+        readings = [out.text, *(h.text for h in out.alternatives)] if out.text else []
+        pick = complete_reading(readings, lang, options.answer_length)
+        spoken = _reading(out, pick, options.alternatives) if pick is not None else None
+        if spoken is not None and spoken.confidence >= SPOKEN_SURE:
+            return spoken
+        written = self._decode_written(audio, options, language)
+        if spoken is None:
+            return written
+        if complete_reading([written.text], lang, options.answer_length) is None:
+            return spoken  # the numerals read no digit string (of that length)
+        return spoken if spoken.confidence >= written.confidence else written
+
+    def _decode_once(self, audio: np.ndarray, options: DecodeOptions, language: str | None,
+                     spoken: bool = False) -> Transcript:
         # n-best: the beam search's hypotheses are all kept (calls), this thread only
         with fw_compat.hypotheses(options.beam_size) if _nbest(options) else contextlib.nullcontext([]) as calls:
             if self._cfg.min_window_s >= 30:
-                return self._decode_window(audio, options, language, calls)
+                return self._decode_window(audio, options, language, calls, spoken)
             with fw_compat.short_window(encoder_window(len(audio), self._cfg.min_window_s)):
-                return self._decode_window(audio, options, language, calls)
+                return self._decode_window(audio, options, language, calls, spoken)
 
     def _decode_window(self, audio: np.ndarray, options: DecodeOptions, language: str | None,
-                       calls: list) -> Transcript:
+                       calls: list, spoken: bool = False) -> Transcript:
         cfg = self._cfg
         prompt = ", ".join(options.hints) if options.hints else None
         cap = max_new_tokens(len(audio))
         if options.expect == Expect.YES_NO.value:
             cap = min(cap, YES_NO_TOKENS)  # one or two words
-        suppressed = self._suppressed(options.expect, language) if language else None
+        suppressed = self._suppressed(options.expect, language, spoken) if language else None
         if options.interim or options.temperature is None:
             # no temperature fallback: a loop is capped (max_new_tokens) and cut (loop_start)
             # within this one decode instead of re-running it up to five times
@@ -363,3 +396,12 @@ class WhisperRecognizer:
                 if len(out) == wanted - 1:
                     break
         return tuple(out)
+
+
+def _reading(out: Transcript, pick: int, wanted: int) -> Transcript:
+    """``out`` with its reading ``pick`` (0: the best) reported and ``wanted`` readings in all."""
+    if pick == 0:
+        return replace(out, alternatives=out.alternatives[:wanted - 1])
+    chosen = out.alternatives[pick - 1]
+    rest = [Hypothesis(out.text, out.confidence), *(h for i, h in enumerate(out.alternatives) if i != pick - 1)]
+    return replace(out, text=chosen.text, confidence=chosen.confidence, words=(), alternatives=tuple(rest[:wanted - 1]))
