@@ -44,6 +44,11 @@ from voice.core.itn import normalize
     ("fr", "Huit, sept, six, neuf, six, quatre.", "876964."),
     ("ru", "девять, восемь, три, ноль, девять, три", "983093"),
     ("en", "forty two five", "425"),  # a spelled whole number still joins a digit after it
+    # "double"/"triple" a digit, as British callers read phone numbers
+    ("en", "my number is double five three one", "my number is 5531"),
+    ("en", "triple seven two double four", "777244"),
+    ("en", "four three double oh nine", "43009"),
+    ("en", "double 5, 3, 2", "5532"),  # Whisper wrote the digits
 ])
 def test_spoken_numbers_are_written(lang: str, spoken: str, written: str) -> None:
     assert normalize(spoken, lang) == written
@@ -57,6 +62,9 @@ def test_spoken_numbers_are_written(lang: str, spoken: str, written: str) -> Non
     ("it", "un momento"),
     ("en", "in 2024, 15 people"),  # written numbers stay as written
     ("de", "drei zwei eins"),  # no tables: unchanged
+    ("en", "a double room"),  # no digit after "double"
+    ("en", "I want a double one"),  # an article before it: a word
+    ("fr", "double cinq"),  # English only
 ])
 def test_text_that_stays(lang: str, text: str) -> None:
     assert normalize(text, lang) == text

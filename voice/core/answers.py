@@ -225,11 +225,7 @@ def _digits(tokens: list[Token], lang: str) -> str | None:
     used: set[int] = set()
     for n in numbers:
         used |= set(range(n.start, n.end))
-        if n.start > 0 and tokens[n.start - 1].key in ("double", "triple"):  # "double five" = 55
-            extra = 1 if tokens[n.start - 1].key == "double" else 2
-            used.add(n.start - 1)
-            out.append(n.digits[0] * extra)
-        out.append(n.digits)
+        out.append(n.digits)  # "double five" is 55 already (voice.core.itn)
     if not out or _content(tokens, used):
         return None
     return "".join(out)

@@ -303,6 +303,11 @@ def parse_numbers(tokens: list[Token], lang: str) -> list[Number]:
             raw.append(Number(ords[tok.key], str(ords[tok.key]), i, i + 1, ordinal=True))
             i += 1
             continue
+        repeated = _repeated_digit(tokens, i, lang)
+        if repeated is not None:
+            raw.append(repeated)
+            i = repeated.end
+            continue
         acc = _Acc()
         j = i
         morphs_end = i
@@ -341,6 +346,28 @@ def parse_numbers(tokens: list[Token], lang: str) -> list[Number]:
     return _join_digit_runs(raw, tokens)
 
 
+_REPEATS = {"en": {"double": 2, "triple": 3}}  # "double five" = 55, "triple oh" = 000
+_ARTICLES = {"a", "an", "the"}
+
+
+def _repeated_digit(tokens: list[Token], i: int, lang: str) -> Number | None:
+    """"double five" / "triple 7" at ``tokens[i]``: the digit written that many times, a run
+    of digits said one by one (None when no single digit follows: "a double room")."""
+    times = _REPEATS.get(lang, {}).get(tokens[i].key)
+    if times is None or i + 1 >= len(tokens) or (i > 0 and tokens[i - 1].key in _ARTICLES):
+        return None  # "a double one" is not 11
+    nxt = tokens[i + 1]
+    if nxt.key.isdigit() and len(nxt.key) == 1:
+        digit, spelled = nxt.key, False
+    else:
+        morphs = _lexicon(lang, nxt)
+        if not morphs or len(morphs) != 1 or morphs[0][1] != "u" or not 0 <= morphs[0][0] <= 9:
+            return None
+        digit, spelled = str(morphs[0][0]), True
+    digits = digit * times
+    return Number(int(digits), digits, i, i + 2, spelled=spelled, run=True)
+
+
 def _separator_only(tokens: list[Token], a: int, b: int) -> bool:
     return all(t.key in {",", ".", "-", ":"} for t in tokens[a:b])
 
@@ -367,7 +394,7 @@ def _join_digit_runs(numbers: list[Number], tokens: list[Token]) -> list[Number]
         prev = out[-1] if out else None
         if (prev is not None and not prev.ordinal and not n.ordinal and _separator_only(tokens, prev.end, n.start)
                 and _is_digit_piece(prev) and _is_digit_piece(n)
-                and (len(prev.digits) == 1 or len(n.digits) == 1
+                and (len(prev.digits) == 1 or len(n.digits) == 1 or (prev.run and n.run)
                      or (not prev.spelled and not n.spelled and prev.end == n.start))):
             digits = prev.digits + n.digits
             out[-1] = Number(int(digits), digits, prev.start, n.end, spelled=prev.spelled and n.spelled, run=True)
