@@ -187,12 +187,12 @@ DIGIT_WORDS = {
 }
 
 
-_OTHER_DIGIT_WORDS = {"en": ("oh",)}  # "five oh two"
+_OTHER_DIGIT_WORDS = {"en": ("oh", "double", "triple")}  # "five oh two", "double five" (voice.core.itn)
 
 
 def spoken_vocabulary(lang: str) -> frozenset[str] | None:
     """What a digit string decoded as words may hold in ``lang``: the ten digit words (as
-    written, accents kept, and other names of a digit: English "oh") and the separators ","
+    written, accents kept, and other words of digits: English "oh", "double") and the separators ","
     and "."; None for a language without them."""
     lang = (lang or "").split("-")[0].lower()
     words = DIGIT_WORDS.get(lang)
