@@ -346,16 +346,18 @@ def parse_numbers(tokens: list[Token], lang: str) -> list[Number]:
     return _join_digit_runs(raw, tokens)
 
 
-_REPEATS = {"en": {"double": 2, "triple": 3}}  # "double five" = 55, "triple oh" = 000
-_ARTICLES = {"a", "an", "the"}
+# per language: the words that repeat the digit after them ("double five" = 55, "triple oh" =
+# 000), and the words after which they are ordinary words ("a double one" is not 11)
+_REPEATS = {"en": ({"double": 2, "triple": 3}, frozenset({"a", "an", "the"}))}
 
 
 def _repeated_digit(tokens: list[Token], i: int, lang: str) -> Number | None:
     """"double five" / "triple 7" at ``tokens[i]``: the digit written that many times, a run
     of digits said one by one (None when no single digit follows: "a double room")."""
-    times = _REPEATS.get(lang, {}).get(tokens[i].key)
-    if times is None or i + 1 >= len(tokens) or (i > 0 and tokens[i - 1].key in _ARTICLES):
-        return None  # "a double one" is not 11
+    repeats, articles = _REPEATS.get(lang, ({}, frozenset()))
+    times = repeats.get(tokens[i].key)
+    if times is None or i + 1 >= len(tokens) or (i > 0 and tokens[i - 1].key in articles):
+        return None
     nxt = tokens[i + 1]
     if nxt.key.isdigit() and len(nxt.key) == 1:
         digit, spelled = nxt.key, False
