@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from voice.engines.intent import NONE_INTENT, IntentEngine, TrainConfig
+from voice.engines.intent.crosslingual import _normalise
 from voice.engines.intent.dense import SentenceEncoder
 from voice.engines.intent.domainfile import domain_from_dict
+from voice.engines.intent.model import dense_text
 from voice.engines.intent.text import tokenize
 
 HOME = {
@@ -193,8 +195,25 @@ def test_foreign_languages_survive_the_cache(bank_file, cache_dir, encoder, bank
     # nearest-template voting comes back with its training sentences and weight
     before, after = bank.model("en").dense, again.model("en").dense
     assert after.knn_weight == before.knn_weight
-    if before.knn_weight > 0:
+    assert (after.alone_knn_weight, after.alone_temperature) == (before.alone_knn_weight, before.alone_temperature)
+    if before.neighbours is not None:
         assert after.neighbours.E.shape == before.neighbours.E.shape
+
+
+def test_a_served_language_gets_the_template_vote_on_numbers_as_one_placeholder(bank, encoder):
+    served = bank.model("de")
+    dense = served.source.dense
+    # the vote next to the head when it scores alone: its weight, temperature and threshold
+    # were picked on held-out English templates
+    assert dense.alone_knn_weight > 0 and dense.neighbours is not None and dense.alone_temperature > 0
+    text = "ich möchte 300 Euro auf mein Sparkonto überweisen"
+    assert bank.understand(text, "de").intent == "transfer_money"
+    # the vote compares "5 Euro" with "transfer 5 dollars"; with the caller's number left in,
+    # the training sentences without a number ("how much money is on my savings") win
+    toks = tokenize(text)
+    written = _normalise(encoder.encode_one(dense_text(text, toks, served.lexicon.find(toks.words)))
+                         - served.profile.offset)
+    assert served.classes[int(np.argmax(dense.alone_logits(written, written)))] == "check_balance"
 
 
 def test_languages_the_encoder_cannot_serve_are_an_error(bank_file, tmp_path, encoder):

@@ -12,7 +12,7 @@ from voice.core.intents import IntentResult, Slot
 from voice.engines.intent.crosslingual import load_reference, reference_languages, transfer_threshold
 from voice.engines.intent.dense import encoder_text, train_dense_head
 from voice.engines.intent.domainfile import domain_from_dict
-from voice.engines.intent.model import Neighbours, dense_text
+from voice.engines.intent.model import DenseHead, Neighbours, dense_text, vote_text
 from voice.engines.intent.numbers import NumberLexicon
 from voice.engines.intent.text import tokenize
 
@@ -35,6 +35,20 @@ def test_dense_text_writes_numbers_as_digits(lang, text, expected):
     assert dense_text(text, toks, lexicon.find(toks.words)) == expected
 
 
+@pytest.mark.parametrize(("lang", "text", "expected"), [
+    ("en", "transfer 250 dollars", "transfer 5 dollars"),
+    ("de", "ich möchte dreihundert Euro überweisen", "ich möchte 5 Euro überweisen"),
+    ("en", "wake me at 7:30", "wake me at 5"),
+    ("en", "set it to 23.5 degrees", "set it to 5 degrees"),
+    ("en", "turn on the lights", "turn on the lights"),
+])
+def test_the_vote_sees_every_number_as_one_placeholder(lang, text, expected):
+    # the value never tells the intent, and a whole-sentence cosine would count it
+    lexicon = NumberLexicon.build(lang)
+    toks = tokenize(text)
+    assert vote_text(dense_text(text, toks, lexicon.find(toks.words))) == expected
+
+
 def test_dense_head_learns_separable_classes():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 16)).astype(np.float32)
@@ -52,6 +66,23 @@ def test_neighbours_give_each_class_its_best_cosine():
     q = np.array([0.6, 0.8, 0.0, 0.0], np.float32)
     assert nb.best_cosines(q) == pytest.approx([0.8, 0.0, 0.6, -1.0])  # class 3 has no rows
     assert nb.logits(np.stack([q, q])) == pytest.approx(10.0 * np.stack([nb.best_cosines(q)] * 2))
+
+
+def test_the_encoder_part_alone_adds_the_vote_on_its_own_embedding_over_its_temperature():
+    E = np.eye(4, dtype=np.float32)[[0, 1, 2, 1]]
+    nb = Neighbours(E, np.array([2, 0, 1, 0]), 4, scale=10.0)
+    W = np.arange(16, dtype=np.float32).reshape(4, 4) / 10
+    b = np.array([0.0, 0.1, 0.2, 0.3], np.float32)
+    q = np.array([0.6, 0.8, 0.0, 0.0], np.float32)
+    v = np.array([0.0, 0.0, 1.0, 0.0], np.float32)  # the vote's own embedding (numbers masked)
+    head = DenseHead(W, b, 1.0, neighbours=nb, alone_knn_weight=0.5, alone_temperature=2.0)
+    assert head.alone_logits(q, v) == pytest.approx((q @ W + b + 0.5 * nb.logits(v)) / 2.0)
+    assert head.alone_logits(q) == pytest.approx((q @ W + b + 0.5 * nb.logits(q)) / 2.0)
+    # rows at once, as calibration scores them
+    assert head.alone_logits(np.stack([q, v])) == pytest.approx(np.stack([head.alone_logits(q), head.alone_logits(v)]))
+    # without the vote: the head's logits over the temperature
+    plain = DenseHead(W, b, 1.0, neighbours=nb, alone_temperature=2.0)
+    assert plain.alone_logits(q, v) == pytest.approx((q @ W + b) / 2.0)
 
 
 def test_threshold_transfer_matches_the_accepted_share():

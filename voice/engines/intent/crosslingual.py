@@ -37,7 +37,7 @@ import numpy as np
 
 from .corpus import LanguageData
 from .dense import SentenceEncoder
-from .model import LanguageModel, _softmax, dense_text
+from .model import LanguageModel, _softmax, dense_text, vote_text
 from .numbers import NumberLexicon
 from .slot_training import _surface_forms
 from .slots import SlotMatcher
@@ -159,8 +159,8 @@ def _normalise(E: np.ndarray) -> np.ndarray:
     return E / np.maximum(np.linalg.norm(E, axis=-1, keepdims=True), 1e-6)
 
 
-def _top_confidence(model: LanguageModel, E: np.ndarray) -> np.ndarray:
-    Z = E @ model.dense.W + model.dense.b
+def _top_confidence(model: LanguageModel, E: np.ndarray, E_vote: np.ndarray | None = None) -> np.ndarray:
+    Z = model.dense.alone_logits(E, E_vote)
     Z -= Z.max(axis=1, keepdims=True)
     P = np.exp(Z)
     P /= P.sum(axis=1, keepdims=True)
@@ -210,8 +210,9 @@ def calibrate(model: LanguageModel, encoder: SentenceEncoder, target: str,
         return np.mean(means, axis=0)
 
     offset = (group_mean(E_t, target) - group_mean(E_s, source)).astype(np.float32)
-    conf_s = _top_confidence(model, E_s)
-    conf_t = _top_confidence(model, _normalise(E_t - offset))
+    conf_s = _top_confidence(model, E_s, _embed(encoder, [vote_text(t) for t in src_texts], source, cache))
+    conf_t = _top_confidence(model, _normalise(E_t - offset),
+                             _normalise(_embed(encoder, [vote_text(t) for t in tgt_texts], target, cache) - offset))
     threshold = transfer_threshold(conf_s, conf_t, model.dense.threshold)
     accepted = float(np.mean(conf_s >= model.dense.threshold))
     _LOGGER.info("Cross-lingual profile %s <- %s: %d reference intents, offset %.3f, threshold %.2f "
@@ -284,8 +285,10 @@ class ForeignModel:
     def understand(self, text: str, previous_intent: str | None = None) -> IntentResult:
         toks = tokenize(text)
         numbers = self.lexicon.find(toks.words)
-        e = self.source.encoder.encode_one(dense_text(text, toks, numbers)) - self.profile.offset
-        p = _softmax(self.source.dense.logits(_normalise(e)))
+        dense = self.source.dense
+        e, ev = self.source.embeddings(dense_text(text, toks, numbers), dense.alone_knn_weight > 0)
+        offset = self.profile.offset
+        p = _softmax(dense.alone_logits(_normalise(e - offset), _normalise(ev - offset) if ev is not e else None))
         result = self.source.decide(p, text, toks, numbers, previous_intent, threshold=self.threshold,
                                     slots=self.slots)
         missing = self.unavailable.get(result.intent)

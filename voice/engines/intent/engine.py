@@ -27,7 +27,7 @@ from ...core.intents import NONE_INTENT, IntentInfo, IntentResult
 
 _LOGGER = logging.getLogger(__name__)
 
-MODEL_VERSION = "6"
+MODEL_VERSION = "7"
 MAX_TEXT_CHARS = 2000
 
 

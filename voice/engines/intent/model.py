@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,9 @@ class TrainConfig:
     # with a weight picked from ``knn_weights`` together with the dense head's
     knn_scale: float = 20.0
     knn_weights: tuple[float, ...] = (0.0, 0.25, 0.5)
+    # the vote's weights tried when the dense part scores alone (a language the file has no
+    # sentences in, voice.engines.intent.crosslingual), picked on the same held-out rows
+    foreign_knn_weights: tuple[float, ...] = (0.0, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,9 @@ class DenseHead:
     W: np.ndarray  # (dim, classes)
     b: np.ndarray  # (classes,)
     weight: float
-    # none-threshold of this head used alone (calibrated like the model's): the reference a
-    # language the model was not trained in is calibrated against (voice.engines.intent.crosslingual)
+    # none-threshold of the encoder part alone (``alone_logits``, calibrated like the model's):
+    # the reference a language the model was not trained in is calibrated against
+    # (voice.engines.intent.crosslingual)
     threshold: float = 0.3
     # the summed logits are divided by this (fitted on held-out templates), so confidences stay
     # probabilities: the dialogue policy reads them ("near certain" is 0.95)
@@ -76,9 +81,24 @@ class DenseHead:
     # their classes; logits ``knn_weight * scale * (best cosine per class)``
     neighbours: "Neighbours | None" = None
     knn_weight: float = 0.0
+    # the vote's weight next to this head when it scores alone (``alone_logits``), and the
+    # temperature those summed logits are divided by (fitted on held-out templates as above)
+    alone_knn_weight: float = 0.0
+    alone_temperature: float = 1.0
 
     def logits(self, embedding: np.ndarray) -> np.ndarray:
         return embedding @ self.W + self.b
+
+    def alone_logits(self, embedding: np.ndarray, vote_embedding: np.ndarray | None = None) -> np.ndarray:
+        """Logits of the encoder's part alone (no n-gram head): this head plus the
+        nearest-template vote at ``alone_knn_weight``, over the temperature; ``embedding`` is
+        (dim,) or (n, dim), ``vote_embedding`` that of ``vote_text`` (default: the same).
+        ``threshold`` is calibrated on these."""
+        z = self.logits(embedding)
+        if self.alone_knn_weight > 0 and self.neighbours is not None:
+            ev = embedding if vote_embedding is None else vote_embedding
+            z = z + self.alone_knn_weight * self.neighbours.logits(ev)
+        return z / self.alone_temperature
 
 
 class Neighbours:
@@ -155,18 +175,27 @@ class LanguageModel:
         z = self.sparse_logits(toks, numbers) if sparse else None
         dense = self.dense
         if dense is not None and (dense.weight > 0 or dense.knn_weight > 0 or not sparse):
-            e = self.encoder.encode_one(dense_text(text, toks, numbers))
-            zd = dense.logits(e)
+            voting = (dense.alone_knn_weight if z is None else dense.knn_weight) > 0
+            e, ev = self.embeddings(dense_text(text, toks, numbers), voting)
             if z is None:
-                z = zd
+                z = dense.alone_logits(e, ev)
             else:
-                z = z + dense.weight * zd
+                z = z + dense.weight * dense.logits(e)
                 if dense.knn_weight > 0 and dense.neighbours is not None:
-                    z = z + dense.knn_weight * dense.neighbours.logits(e)
+                    z = z + dense.knn_weight * dense.neighbours.logits(ev)
                 z = z / dense.temperature
         if z is None:
             raise ValueError("intent.encoder: no dense head in this model")
         return _softmax(z)
+
+    def embeddings(self, encoder_input: str, voting: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """A query's embedding for the head and the one for the vote (``vote_text``: a
+        second encoder call only when the text holds a numeral and ``voting``)."""
+        e = self.encoder.encode_one(encoder_input)
+        if not voting or self.dense is None or self.dense.neighbours is None:
+            return e, e
+        masked = vote_text(encoder_input)
+        return e, (e if masked == encoder_input else self.encoder.encode_one(masked))
 
     def understand(self, text: str, previous_intent: str | None = None) -> IntentResult:
         toks = tokenize(text)
@@ -231,8 +260,10 @@ class LanguageModel:
             meta["dense_temperature"] = self.dense.temperature
             arrays.update(Wd=self.dense.W, bd=self.dense.b)
             nb = self.dense.neighbours
-            if nb is not None and self.dense.knn_weight > 0:
+            if nb is not None:
                 meta["knn_weight"] = self.dense.knn_weight
+                meta["alone_knn_weight"] = self.dense.alone_knn_weight
+                meta["alone_temperature"] = self.dense.alone_temperature
                 meta["knn_scale"] = nb.scale
                 arrays.update(knn_E=nb.E.astype(np.float16), knn_labels=nb.labels.astype(np.int32))
         return meta, arrays
@@ -250,7 +281,8 @@ class LanguageModel:
             dense = DenseHead(np.ascontiguousarray(arrays["Wd"], np.float32), np.asarray(arrays["bd"], np.float32),
                               float(meta["dense_weight"]), float(meta["dense_threshold"]),
                               float(meta.get("dense_temperature", 1.0)), neighbours,
-                              float(meta.get("knn_weight", 0.0)))
+                              float(meta.get("knn_weight", 0.0)), float(meta.get("alone_knn_weight", 0.0)),
+                              float(meta.get("alone_temperature", 1.0)))
         lexicon = NumberLexicon(
             meta["language"],
             {tuple(k.split(" ")): int(v) for k, v in lex["table"]},
@@ -286,6 +318,18 @@ def dense_text(text: str, toks, numbers) -> str:
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+_NUMERAL = re.compile(r"\d+(?:[.,:/]\d+)*")
+
+
+def vote_text(encoder_input: str) -> str:
+    """What the nearest-template vote embeds: ``dense_text`` with every numeral (a value, a
+    clock time) as one placeholder. A whole-sentence cosine counts a different number as a
+    different word, so without it the vote prefers a training sentence that holds no number
+    over one with another number (a caller's "300 Euro" against "transfer 2594 dollars");
+    the softmax head has learned to ignore the values, so it keeps them."""
+    return _NUMERAL.sub("5", encoder_input)
 
 
 # --- training --------------------------------------------------------------------------------
@@ -468,25 +512,31 @@ def _pick_threshold(in_probs: np.ndarray, in_correct: np.ndarray, oos_probs: np.
 
 
 class _Embeddings:
-    """Embeddings of training texts (numbers as digits), each text encoded once."""
+    """Embeddings of training texts as the encoder sees them (``dense_text``; ``vote=True``:
+    ``vote_text``), each distinct encoder input encoded once."""
 
     def __init__(self, encoder: SentenceEncoder, lexicon: NumberLexicon):
         self.encoder = encoder
         self.lexicon = lexicon
+        self._inputs: dict[str, str] = {}
         self._rows: dict[str, np.ndarray] = {}
 
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        todo = list(dict.fromkeys(t for t in texts if t not in self._rows))
-        if todo:
-            prepared = []
-            for t in todo:
-                toks = tokenize(t)
-                prepared.append(dense_text(t, toks, self.lexicon.find(toks.words)))
-            for t, e in zip(todo, self.encoder.encode(prepared)):
-                self._rows[t] = e
+    def _input(self, text: str, vote: bool) -> str:
+        prepared = self._inputs.get(text)
+        if prepared is None:
+            toks = tokenize(text)
+            prepared = self._inputs[text] = dense_text(text, toks, self.lexicon.find(toks.words))
+        return vote_text(prepared) if vote else prepared
+
+    def __call__(self, texts: list[str], vote: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.encoder.dim), np.float32)
-        return np.stack([self._rows[t] for t in texts])
+        inputs = [self._input(t, vote) for t in texts]
+        todo = list(dict.fromkeys(x for x in inputs if x not in self._rows))
+        if todo:
+            for x, e in zip(todo, self.encoder.encode(todo)):
+                self._rows[x] = e
+        return np.stack([self._rows[x] for x in inputs])
 
 
 def _dense_subset(samples: list[Sample], per_template: int) -> list[Sample]:
@@ -540,7 +590,7 @@ def _neighbours(samples: list[Sample], oos: list[str], classes: list[str], embed
     if oos and NONE_INTENT in index:
         texts += list(oos)
         labels += [index[NONE_INTENT]] * len(oos)
-    return Neighbours(embed(texts), np.asarray(labels, np.int64), len(classes), cfg.knn_scale)
+    return Neighbours(embed(texts, vote=True), np.asarray(labels, np.int64), len(classes), cfg.knn_scale)
 
 
 def _top(P: np.ndarray, classes: list[str], gold: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -611,6 +661,8 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     dense_weight = 0.0
     knn_weight = 0.0
     dense_threshold = 0.3
+    alone_temperature = 1.0
+    alone_knn = 0.0
     temperature = 1.0
     if calibrate:
         train_t, held_t = split_templates(templates, cfg.calibration_heldout, seed=cfg.seed + 1)
@@ -644,7 +696,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
                 Wd, bd = _fit_dense(train_s, oos_train, classes, embed, cfg)
                 E_held = embed(texts)
                 Zd = E_held @ Wd + bd
-                Zk = _neighbours(train_s, oos_train, classes, embed, cfg).logits(E_held)
+                Zk = _neighbours(train_s, oos_train, classes, embed, cfg).logits(embed(texts, vote=True))
                 tried = [(w, v) for w in cfg.dense_weights for v in cfg.knn_weights]
             gold = [s.intent for s in held_s]
             best = -1.0
@@ -661,19 +713,32 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
                 if score > best + 1e-9:
                     best, threshold, dense_weight, knn_weight, temperature = score, t, float(w), float(v), T
             if embed is not None:
-                P = _softmax_rows(Zd)
-                in_p, in_ok = _top(P[: len(held_s)], classes, gold)
-                oos_p, _ = _top(P[len(held_s):], classes, None)
-                dense_threshold = _pick_threshold(in_p, in_ok, oos_p)
+                # the encoder part alone (what a language without sentences gets): its vote
+                # weight, temperature and threshold, picked as the fused ones were
+                best = -1.0
+                for v in cfg.foreign_knn_weights:
+                    Za = Zd + v * Zk
+                    T = _fit_temperature(Za, classes, gold + [NONE_INTENT] * len(oos_held)) if v > 0 else 1.0
+                    P = _softmax_rows(Za / T)
+                    in_p, in_ok = _top(P[: len(held_s)], classes, gold)
+                    oos_p, _ = _top(P[len(held_s):], classes, None)
+                    t = _pick_threshold(in_p, in_ok, oos_p)
+                    score = _separation(in_p, in_ok, oos_p, t)
+                    _LOGGER.debug("%s alone: knn weight %.2f T %.2f threshold %.2f separation %.4f",
+                                  data.language, v, T, t, score)
+                    if score > best + 1e-9:
+                        best, alone_knn, alone_temperature, dense_threshold = score, float(v), T, t
     rows, labels, weights = _training_rows(samples, list(data.out_of_scope), classes, feat, cfg, rng)
     vocab, W, b = _fit(rows, labels, weights, len(classes), cfg)
     dense = None
     if embed is not None:
         Wd, bd = _fit_dense(samples, list(data.out_of_scope), classes, embed, cfg)
-        neighbours = _neighbours(samples, list(data.out_of_scope), classes, embed, cfg) if knn_weight > 0 else None
-        dense = DenseHead(Wd, bd, dense_weight, dense_threshold, temperature, neighbours, knn_weight)
+        neighbours = (_neighbours(samples, list(data.out_of_scope), classes, embed, cfg)
+                      if knn_weight > 0 or alone_knn > 0 else None)
+        dense = DenseHead(Wd, bd, dense_weight, dense_threshold, temperature, neighbours, knn_weight, alone_knn,
+                          alone_temperature)
     _LOGGER.info("Trained intent model %s: %d intents, %d sentences, %d features, dense weight %.1f, "
-                 "knn weight %.2f, threshold %.2f in %.2f s", data.language, len(intents), len(samples), len(vocab),
-                 dense_weight, knn_weight, threshold, time.perf_counter() - t0)
+                 "knn weight %.2f (alone %.2f), threshold %.2f in %.2f s", data.language, len(intents), len(samples),
+                 len(vocab), dense_weight, knn_weight, alone_knn, threshold, time.perf_counter() - t0)
     return LanguageModel(data.language, classes, vocab, W, b, threshold, slots, lexicon, cfg.max_alternatives,
                          delex, dense, encoder)
