@@ -631,6 +631,19 @@ def _softmax_rows(Z: np.ndarray) -> np.ndarray:
     return P / P.sum(axis=1, keepdims=True)
 
 
+def _calibration(Z: np.ndarray, classes: list[str], gold: list[str], fit_temperature: bool
+                 ) -> tuple[float, float, float]:
+    """Held-out logits ``Z``: the in-scope rows (``gold`` intents) then the out-of-scope ones.
+    Returns the separation score, the temperature (fitted, or 1) and the threshold picked."""
+    n_in = len(gold)
+    T = _fit_temperature(Z, classes, gold + [NONE_INTENT] * (len(Z) - n_in)) if fit_temperature else 1.0
+    P = _softmax_rows(Z / T)
+    in_p, in_ok = _top(P[:n_in], classes, gold)
+    oos_p, _ = _top(P[n_in:], classes, None)
+    t = _pick_threshold(in_p, in_ok, oos_p)
+    return _separation(in_p, in_ok, oos_p, t), T, t
+
+
 def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
                    templates: list[Template] | None = None, calibrate: bool = True,
                    encoder: SentenceEncoder | None = None) -> LanguageModel:
@@ -701,13 +714,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
             gold = [s.intent for s in held_s]
             best = -1.0
             for w, v in tried:
-                Z = Zs + w * Zd + v * Zk
-                T = _fit_temperature(Z, classes, gold + [NONE_INTENT] * len(oos_held)) if w > 0 or v > 0 else 1.0
-                P = _softmax_rows(Z / T)
-                in_p, in_ok = _top(P[: len(held_s)], classes, gold)
-                oos_p, _ = _top(P[len(held_s):], classes, None)
-                t = _pick_threshold(in_p, in_ok, oos_p)
-                score = _separation(in_p, in_ok, oos_p, t)
+                score, T, t = _calibration(Zs + w * Zd + v * Zk, classes, gold, w > 0 or v > 0)
                 _LOGGER.debug("%s: dense weight %.2f knn weight %.2f threshold %.2f separation %.4f",
                               data.language, w, v, t, score)
                 if score > best + 1e-9:
@@ -717,13 +724,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
                 # weight, temperature and threshold, picked as the fused ones were
                 best = -1.0
                 for v in cfg.foreign_knn_weights:
-                    Za = Zd + v * Zk
-                    T = _fit_temperature(Za, classes, gold + [NONE_INTENT] * len(oos_held)) if v > 0 else 1.0
-                    P = _softmax_rows(Za / T)
-                    in_p, in_ok = _top(P[: len(held_s)], classes, gold)
-                    oos_p, _ = _top(P[len(held_s):], classes, None)
-                    t = _pick_threshold(in_p, in_ok, oos_p)
-                    score = _separation(in_p, in_ok, oos_p, t)
+                    score, T, t = _calibration(Zd + v * Zk, classes, gold, v > 0)
                     _LOGGER.debug("%s alone: knn weight %.2f T %.2f threshold %.2f separation %.4f",
                                   data.language, v, T, t, score)
                     if score > best + 1e-9:
