@@ -145,10 +145,12 @@ def test_unary_recognize_answers(recognizer):
 
 
 def test_expected_length_picks_the_reading_with_that_many_digits(recognizer):
-    """French "zéro neuf six un" on 8 kHz: the plain decode gets a digit wrong, the beam's best
-    reading drops the nine ("0, 6, 1."), a later one has all four. Told the answer has four
-    digits, the final is that one; told five, none fits and the value is empty (the IVR
-    re-prompts)."""
+    """French "zéro neuf six un" on 8 kHz. Before digit finals were decoded in digit words
+    the plain decode dropped the nine ("0, 6, 1."); now it depends on the machine (7e4c569
+    read "0961" on one 2-core box and not on the one its CI passed on), so only the told
+    lengths are checked: told four digits (or four to eight) the final is the reading with
+    all four, told five none fits and the value is empty (the IVR re-prompts). Which reading
+    is picked for a length is unit-tested (tests/unit/test_answers.py)."""
     clip = next(c for c in build_clips("fr", {"digits": 20}) if c.value == "0961")
     audio = np.concatenate([silence(0.3), pcm(clip.audio), silence(0.8)]).tobytes()
 
@@ -160,7 +162,7 @@ def test_expected_length_picks_the_reading_with_that_many_digits(recognizer):
         resp = recognizer.Recognize(recognizer_pb2.RecognizeRequest(config=cfg, audio_content=audio))
         return [r.answer.value for r in resp.results]
 
-    assert answer(None) != ["0961"]
+    assert len(answer(None)) == 1
     assert answer((4, 4)) == ["0961"]
     assert answer((4, 8)) == ["0961"]
     assert answer((5, 5)) == [""]
