@@ -210,9 +210,12 @@ def calibrate(model: LanguageModel, encoder: SentenceEncoder, target: str,
         return np.mean(means, axis=0)
 
     offset = (group_mean(E_t, target) - group_mean(E_s, source)).astype(np.float32)
-    conf_s = _top_confidence(model, E_s, _embed(encoder, [vote_text(t) for t in src_texts], source, cache))
-    conf_t = _top_confidence(model, _normalise(E_t - offset),
-                             _normalise(_embed(encoder, [vote_text(t) for t in tgt_texts], target, cache) - offset))
+    V_s = V_t = None  # the vote's embeddings (numerals as one placeholder), when it votes
+    if model.dense.alone_knn_weight > 0:
+        V_s = _embed(encoder, [vote_text(t) for t in src_texts], source, cache)
+        V_t = _normalise(_embed(encoder, [vote_text(t) for t in tgt_texts], target, cache) - offset)
+    conf_s = _top_confidence(model, E_s, V_s)
+    conf_t = _top_confidence(model, _normalise(E_t - offset), V_t)
     threshold = transfer_threshold(conf_s, conf_t, model.dense.threshold)
     accepted = float(np.mean(conf_s >= model.dense.threshold))
     _LOGGER.info("Cross-lingual profile %s <- %s: %d reference intents, offset %.3f, threshold %.2f "
